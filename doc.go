@@ -1,0 +1,78 @@
+// Package daemoncontract defines the messages of the rbee daemon lifecycle:
+// what a tool passes around when it starts, checks, installs or stops one of
+// rbee's daemons (queen-rbee on port 7833, rbee-hive on port 7835, workers).
+//
+// The rule that matters most: a tool stops only a daemon it started itself.
+// [DaemonHandle] records who started a daemon, and
+// [DaemonHandle.ShouldCleanup] reports whether the holder must stop it.
+//
+// This package holds types only. It starts, probes and stops nothing.
+//
+// # Wire format
+//
+// Every type encodes to, and decodes from, the same JSON as the Rust
+// contract's serde types, byte for byte, so Go and Rust peers can exchange
+// them. The types implement the method interfaces of both encoding/json and
+// encoding/json/v2, and the rules below hold whichever package the caller
+// uses, with whatever options:
+//
+//   - A message is one JSON object. Members appear in the order listed
+//     below; on input, order does not matter.
+//   - Names match exactly and case-sensitively: "ID", "Pid" or a name that
+//     matches only through Unicode case folding is an unknown member.
+//   - Unknown members are ignored, which lets either side add members later.
+//   - A name given twice anywhere in the message is an error, also inside
+//     unknown members and inside metadata. So are invalid UTF-8 and lone
+//     surrogate escapes anywhere.
+//   - A required member that is missing or null is an error.
+//   - An optional member is left out when absent. Null decodes as absent. A
+//     present empty string is kept, and written back.
+//   - Integers are plain digits in the member's range: 1.0, 1e3, "1" and -1
+//     are errors.
+//
+// The members, in wire order:
+//
+//	type              JSON member            Go field                        JSON type                 presence
+//	DaemonHandle      daemon_name            DaemonName()                    string                    required
+//	                  started_by_us          ShouldCleanup()                 boolean                   required
+//	                  base_url               BaseURL()                       string                    required
+//	                  pid                    PID()                           integer 0..2^32-1         optional
+//	StatusRequest     id                     ID                              string                    required
+//	                  job_id                 JobID                           string                    optional
+//	StatusResponse    id                     ID                              string                    required
+//	                  is_running             IsRunning                       boolean                   required
+//	                  health_status          HealthStatus                    string                    optional
+//	                  metadata               Metadata                        any JSON value            optional
+//	InstallConfig     binary_name            BinaryName                      string                    required
+//	                  binary_path            BinaryPath                      string                    optional
+//	                  target_path            TargetPath                      string                    optional
+//	                  job_id                 JobID                           string                    optional
+//	InstallResult     binary_path            BinaryPath                      string                    required
+//	                  install_time           InstallTime                     integer 0..2^63-1 (secs)  required
+//	UninstallConfig   daemon_name            DaemonName                      string                    required
+//	                  install_path           InstallPath                     string                    required
+//	                  job_id                 JobID                           string                    optional
+//	HttpDaemonConfig  daemon_name            DaemonName                      string                    required
+//	                  health_url             HealthURL                       string                    required
+//	                  shutdown_endpoint      ShutdownEndpoint                string                    optional
+//	                  job_id                 JobID                           string                    optional
+//	ShutdownConfig    daemon_name            DaemonName                      string                    required
+//	                  pid                    PID                             integer 0..2^32-1         required
+//	                  graceful_timeout_secs  GracefulTimeoutSecs             integer 0..2^64-1         default 5
+//	                  job_id                 JobID                           string                    optional
+//
+// Optional strings are *string, so that absent (nil) and empty ("") differ;
+// write new("job-1") to set one. "graceful_timeout_secs" is
+// [DefaultGracefulTimeoutSecs] when absent, but null is an error and 0 is
+// kept. "install_time" is whole seconds since the Unix epoch; encoding drops
+// the fraction of a second, and a time before the epoch cannot be encoded.
+// "metadata" is kept as compacted raw JSON.
+//
+// # Errors
+//
+// A message that breaks these rules fails to decode with an error. Problems
+// with a field, or with the message as a whole, are a [*FieldError] that names
+// the type and the JSON member, reachable with [errors.As]; syntax errors may
+// be the JSON package's own. Nothing panics on any input. A failed decode
+// leaves the destination unchanged.
+package daemoncontract

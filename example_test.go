@@ -1,0 +1,162 @@
+package daemoncontract_test
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rbee-keeper/daemoncontract"
+)
+
+// A tool that finds queen-rbee already running must leave it running; a tool
+// that starts rbee-hive itself must stop it when done.
+func ExampleDaemonHandle() {
+	queen := daemoncontract.AlreadyRunning("queen-rbee", "http://localhost:7833")
+	hive := daemoncontract.StartedByUs("rbee-hive", "http://localhost:7835", new(uint32(12345)))
+
+	for _, h := range []daemoncontract.DaemonHandle{queen, hive} {
+		if pid, ok := h.PID(); h.ShouldCleanup() && ok {
+			fmt.Printf("%s: ours, stop pid %d when done\n", h.DaemonName(), pid)
+		} else {
+			fmt.Printf("%s: not ours, leave it running\n", h.DaemonName())
+		}
+	}
+
+	b, _ := json.Marshal(hive)
+	fmt.Println(string(b))
+	// Output:
+	// queen-rbee: not ours, leave it running
+	// rbee-hive: ours, stop pid 12345 when done
+	// {"daemon_name":"rbee-hive","started_by_us":true,"base_url":"http://localhost:7835","pid":12345}
+}
+
+// Downstream lifecycle packages alias the handle instead of wrapping it, so
+// that a queen handle, a hive handle and a worker handle are one type.
+func ExampleDaemonHandle_alias() {
+	type QueenHandle = daemoncontract.DaemonHandle
+	type HiveHandle = daemoncontract.DaemonHandle
+
+	var queen QueenHandle = daemoncontract.AlreadyRunning("queen-rbee", "http://localhost:7833")
+	var hive HiveHandle = queen // no conversion: the same type
+
+	fmt.Println(hive.DaemonName(), hive.ShouldCleanup())
+	// Output:
+	// queen-rbee false
+}
+
+// Service discovery gives a handle a new URL without touching the original.
+func ExampleDaemonHandle_WithDiscoveredURL() {
+	h := daemoncontract.StartedByUs("rbee-hive", "http://localhost:7835", nil)
+	moved := h.WithDiscoveredURL("http://192.168.1.100:7835")
+	fmt.Println(h.BaseURL())
+	fmt.Println(moved.BaseURL(), moved.ShouldCleanup())
+	// Output:
+	// http://localhost:7835
+	// http://192.168.1.100:7835 true
+}
+
+func ExampleStatusRequest() {
+	req := daemoncontract.StatusRequest{ID: "workstation", JobID: new("job-123")}
+	b, _ := json.Marshal(req)
+	fmt.Println(string(b))
+
+	// null and absent both mean no job ID; "" is a job ID that is empty.
+	var fromWire daemoncontract.StatusRequest
+	_ = json.Unmarshal([]byte(`{"id":"workstation","job_id":null}`), &fromWire)
+	fmt.Println(fromWire.JobID == nil)
+	// Output:
+	// {"id":"workstation","job_id":"job-123"}
+	// true
+}
+
+func ExampleStatusResponse() {
+	var resp daemoncontract.StatusResponse
+	err := json.Unmarshal([]byte(`{"id":"workstation","is_running":true,"health_status":"healthy","metadata":{ "port": 7835 }}`), &resp)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(resp.IsRunning, *resp.HealthStatus, string(resp.Metadata))
+	// Output:
+	// true healthy {"port":7835}
+}
+
+func ExampleInstallConfig() {
+	cfg := daemoncontract.InstallConfig{BinaryName: "rbee-hive", TargetPath: new("/usr/local/bin")}
+	b, _ := json.Marshal(cfg)
+	fmt.Println(string(b))
+	// Output:
+	// {"binary_name":"rbee-hive","target_path":"/usr/local/bin"}
+}
+
+// install_time travels as whole seconds since the Unix epoch.
+func ExampleInstallResult() {
+	res := daemoncontract.InstallResult{
+		BinaryPath:  "/usr/local/bin/rbee-hive",
+		InstallTime: time.Date(2023, 11, 14, 22, 13, 20, 500_000_000, time.UTC),
+	}
+	b, _ := json.Marshal(res)
+	fmt.Println(string(b))
+
+	_, err := json.Marshal(daemoncontract.InstallResult{BinaryPath: "/b"}) // the zero time
+	var fe *daemoncontract.FieldError
+	fmt.Println(errors.As(err, &fe), fe.Field)
+	// Output:
+	// {"binary_path":"/usr/local/bin/rbee-hive","install_time":1700000000}
+	// true install_time
+}
+
+func ExampleUninstallConfig() {
+	var cfg daemoncontract.UninstallConfig
+	err := json.Unmarshal([]byte(`{"daemon_name":"queen-rbee"}`), &cfg)
+	fmt.Println(err)
+	// Output:
+	// daemoncontract: UninstallConfig: missing field "install_path"
+}
+
+func ExampleHttpDaemonConfig() {
+	cfg := daemoncontract.HttpDaemonConfig{
+		DaemonName:       "queen-rbee",
+		HealthURL:        "http://localhost:7833/health",
+		ShutdownEndpoint: new("/v1/shutdown"),
+	}
+	b, _ := json.Marshal(cfg)
+	fmt.Println(string(b))
+	// Output:
+	// {"daemon_name":"queen-rbee","health_url":"http://localhost:7833/health","shutdown_endpoint":"/v1/shutdown"}
+}
+
+// A message without graceful_timeout_secs gets the default; one without pid
+// is an error, never pid 0.
+func ExampleShutdownConfig() {
+	var cfg daemoncontract.ShutdownConfig
+	_ = json.Unmarshal([]byte(`{"daemon_name":"rbee-hive","pid":4242}`), &cfg)
+	fmt.Println(cfg.PID, cfg.GracefulTimeoutSecs)
+
+	err := json.Unmarshal([]byte(`{"daemon_name":"rbee-hive"}`), &cfg)
+	fmt.Println(err)
+	// Output:
+	// 4242 5
+	// daemoncontract: ShutdownConfig: missing field "pid"
+}
+
+func ExampleNewShutdownConfig() {
+	b, _ := json.Marshal(daemoncontract.NewShutdownConfig("rbee-hive", 4242))
+	fmt.Println(string(b))
+	// Output:
+	// {"daemon_name":"rbee-hive","pid":4242,"graceful_timeout_secs":5}
+}
+
+// Every decoding error about a field is a *FieldError naming the JSON field,
+// whichever JSON package the caller uses.
+func ExampleFieldError() {
+	var cfg daemoncontract.ShutdownConfig
+	err := json.Unmarshal([]byte(`{"daemon_name":"h","pid":1,"pid":2}`), &cfg)
+
+	var fe *daemoncontract.FieldError
+	if errors.As(err, &fe) {
+		fmt.Println(fe.Type, fe.Field)
+	}
+	// Output:
+	// ShutdownConfig pid
+}

@@ -1,0 +1,221 @@
+package daemoncontract_test
+
+import (
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/rbee-keeper/daemoncontract"
+)
+
+func TestAlreadyRunning(t *testing.T) {
+	h := daemoncontract.AlreadyRunning("queen-rbee", "http://localhost:7833")
+	assert.False(t, h.ShouldCleanup(), "a daemon that was already running is not ours to stop")
+	assert.Equal(t, "queen-rbee", h.DaemonName())
+	assert.Equal(t, "http://localhost:7833", h.BaseURL())
+	pid, ok := h.PID()
+	assert.False(t, ok)
+	assert.Zero(t, pid)
+}
+
+func TestStartedByUs(t *testing.T) {
+	h := daemoncontract.StartedByUs("rbee-hive", "http://localhost:7835", new(uint32(12345)))
+	assert.True(t, h.ShouldCleanup(), "a daemon we started is ours to stop")
+	assert.Equal(t, "rbee-hive", h.DaemonName())
+	assert.Equal(t, "http://localhost:7835", h.BaseURL())
+	pid, ok := h.PID()
+	assert.True(t, ok)
+	assert.Equal(t, uint32(12345), pid)
+}
+
+func TestStartedByUsUnknownPID(t *testing.T) {
+	h := daemoncontract.StartedByUs("vllm-worker", "http://localhost:8080", nil)
+	assert.True(t, h.ShouldCleanup())
+	pid, ok := h.PID()
+	assert.False(t, ok, "nil means the pid is unknown")
+	assert.Zero(t, pid)
+}
+
+func TestStartedByUsPIDZeroIsKnown(t *testing.T) {
+	// A known pid of 0 is not the same as an unknown pid; Validate is what
+	// rejects it.
+	h := daemoncontract.StartedByUs("q", "http://x", new(uint32(0)))
+	pid, ok := h.PID()
+	assert.True(t, ok)
+	assert.Zero(t, pid)
+	assert.NotEqual(t, daemoncontract.StartedByUs("q", "http://x", nil), h)
+}
+
+func TestStartedByUsCopiesPID(t *testing.T) {
+	pid := uint32(7)
+	h := daemoncontract.StartedByUs("q", "http://x", &pid)
+	pid = 8
+	got, _ := h.PID()
+	assert.Equal(t, uint32(7), got, "the handle must not share the caller's variable")
+}
+
+func TestZeroDaemonHandle(t *testing.T) {
+	var h daemoncontract.DaemonHandle
+	assert.False(t, h.ShouldCleanup(), "the zero handle must never ask for cleanup")
+	assert.Empty(t, h.DaemonName())
+	assert.Empty(t, h.BaseURL())
+	_, ok := h.PID()
+	assert.False(t, ok)
+}
+
+func TestWithDiscoveredURL(t *testing.T) {
+	h := daemoncontract.StartedByUs("rbee-hive", "http://localhost:7835", new(uint32(42)))
+	moved := h.WithDiscoveredURL("http://192.168.1.100:7835")
+
+	assert.Equal(t, "http://192.168.1.100:7835", moved.BaseURL())
+	assert.Equal(t, "http://localhost:7835", h.BaseURL(), "the original handle is unchanged")
+	assert.Equal(t, "rbee-hive", moved.DaemonName())
+	assert.True(t, moved.ShouldCleanup(), "discovery does not change who owns the daemon")
+	pid, ok := moved.PID()
+	assert.True(t, ok)
+	assert.Equal(t, uint32(42), pid)
+}
+
+func TestDaemonHandleIsComparable(t *testing.T) {
+	a := daemoncontract.StartedByUs("q", "http://x", new(uint32(1)))
+	tests := []struct {
+		name  string
+		b     daemoncontract.DaemonHandle
+		equal bool
+	}{
+		{"same fields", daemoncontract.StartedByUs("q", "http://x", new(uint32(1))), true},
+		{"other name", daemoncontract.StartedByUs("r", "http://x", new(uint32(1))), false},
+		{"other owner", daemoncontract.AlreadyRunning("q", "http://x"), false},
+		{"other URL", daemoncontract.StartedByUs("q", "http://y", new(uint32(1))), false},
+		{"other pid", daemoncontract.StartedByUs("q", "http://x", new(uint32(2))), false},
+		{"no pid", daemoncontract.StartedByUs("q", "http://x", nil), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.equal, a == tt.b)
+		})
+	}
+
+	seen := map[daemoncontract.DaemonHandle]int{a: 1}
+	seen[daemoncontract.StartedByUs("q", "http://x", new(uint32(1)))]++
+	assert.Equal(t, map[daemoncontract.DaemonHandle]int{a: 2}, seen, "equal handles are one map key")
+}
+
+func TestDaemonHandleSharedBetweenGoroutines(t *testing.T) {
+	// Run with -race: a handle is a value that readers share without locks.
+	h := daemoncontract.StartedByUs("q", "http://x", new(uint32(9)))
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			moved := h.WithDiscoveredURL("http://y")
+			_, _ = h.PID()
+			_ = h.ShouldCleanup() && moved.BaseURL() != h.BaseURL()
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, "http://x", h.BaseURL())
+}
+
+func TestDaemonHandleJSON(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want daemoncontract.DaemonHandle
+		out  string
+	}{
+		{
+			name: "already running",
+			in:   `{"daemon_name":"queen-rbee","started_by_us":false,"base_url":"http://localhost:7833"}`,
+			want: daemoncontract.AlreadyRunning("queen-rbee", "http://localhost:7833"),
+			out:  `{"daemon_name":"queen-rbee","started_by_us":false,"base_url":"http://localhost:7833"}`,
+		},
+		{
+			name: "started by us with pid",
+			in:   `{"daemon_name":"rbee-hive","started_by_us":true,"base_url":"http://localhost:7835","pid":12345}`,
+			want: daemoncontract.StartedByUs("rbee-hive", "http://localhost:7835", new(uint32(12345))),
+			out:  `{"daemon_name":"rbee-hive","started_by_us":true,"base_url":"http://localhost:7835","pid":12345}`,
+		},
+		{
+			name: "null pid is unknown",
+			in:   `{"daemon_name":"w","started_by_us":true,"base_url":"http://x","pid":null}`,
+			want: daemoncontract.StartedByUs("w", "http://x", nil),
+			out:  `{"daemon_name":"w","started_by_us":true,"base_url":"http://x"}`,
+		},
+		{
+			name: "pid 0 is kept",
+			in:   `{"daemon_name":"w","started_by_us":true,"base_url":"http://x","pid":0}`,
+			want: daemoncontract.StartedByUs("w", "http://x", new(uint32(0))),
+			out:  `{"daemon_name":"w","started_by_us":true,"base_url":"http://x","pid":0}`,
+		},
+		{
+			name: "largest pid",
+			in:   `{"daemon_name":"w","started_by_us":true,"base_url":"http://x","pid":4294967295}`,
+			want: daemoncontract.StartedByUs("w", "http://x", new(uint32(4294967295))),
+			out:  `{"daemon_name":"w","started_by_us":true,"base_url":"http://x","pid":4294967295}`,
+		},
+		{
+			name: "empty strings are kept",
+			in:   `{"daemon_name":"","started_by_us":false,"base_url":""}`,
+			want: daemoncontract.AlreadyRunning("", ""),
+			out:  `{"daemon_name":"","started_by_us":false,"base_url":""}`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkRoundTrip(t, tt.in, tt.want, tt.out)
+		})
+	}
+}
+
+func TestDaemonHandleAlreadyRunningWithPID(t *testing.T) {
+	// No constructor makes this combination, but the wire allows it and a
+	// decoded handle keeps it.
+	const in = `{"daemon_name":"w","started_by_us":false,"base_url":"http://x","pid":5}`
+	for _, cd := range allCodecs {
+		var h daemoncontract.DaemonHandle
+		assert.NoError(t, cd.unmarshal([]byte(in), &h), cd.name)
+		assert.False(t, h.ShouldCleanup(), cd.name)
+		pid, ok := h.PID()
+		assert.True(t, ok, cd.name)
+		assert.Equal(t, uint32(5), pid, cd.name)
+		b, err := cd.marshal(h)
+		assert.NoError(t, err, cd.name)
+		assert.Equal(t, in, string(b), cd.name)
+	}
+}
+
+func TestDaemonHandleDecodeKeepsNoOldState(t *testing.T) {
+	// Decoding replaces the whole handle: a pid the message lacks is unknown
+	// afterwards, whatever the destination held.
+	h := daemoncontract.StartedByUs("old", "http://old", new(uint32(99)))
+	assert.NoError(t, h.UnmarshalJSON([]byte(`{"daemon_name":"q","started_by_us":false,"base_url":"http://x"}`)))
+	assert.Equal(t, daemoncontract.AlreadyRunning("q", "http://x"), h)
+}
+
+func TestDaemonHandleDecodeErrors(t *testing.T) {
+	tests := []struct {
+		name, in, field string
+	}{
+		{"missing started_by_us", `{"daemon_name":"q","base_url":"http://x"}`, "started_by_us"},
+		{"missing daemon_name", `{"started_by_us":false,"base_url":"http://x"}`, "daemon_name"},
+		{"missing base_url", `{"daemon_name":"q","started_by_us":false}`, "base_url"},
+		{"null daemon_name", `{"daemon_name":null,"started_by_us":false,"base_url":"http://x"}`, "daemon_name"},
+		{"null started_by_us", `{"daemon_name":"q","started_by_us":null,"base_url":"http://x"}`, "started_by_us"},
+		{"string started_by_us", `{"daemon_name":"q","started_by_us":"true","base_url":"http://x"}`, "started_by_us"},
+		{"pid too large", `{"daemon_name":"q","started_by_us":true,"base_url":"http://x","pid":4294967296}`, "pid"},
+		{"negative pid", `{"daemon_name":"q","started_by_us":true,"base_url":"http://x","pid":-1}`, "pid"},
+		{"negative zero pid", `{"daemon_name":"q","started_by_us":true,"base_url":"http://x","pid":-0}`, "pid"},
+		{"float pid", `{"daemon_name":"q","started_by_us":true,"base_url":"http://x","pid":1.0}`, "pid"},
+		{"exponent pid", `{"daemon_name":"q","started_by_us":true,"base_url":"http://x","pid":1e3}`, "pid"},
+		{"string pid", `{"daemon_name":"q","started_by_us":true,"base_url":"http://x","pid":"7"}`, "pid"},
+		{"duplicate pid", `{"daemon_name":"q","started_by_us":true,"base_url":"http://x","pid":1,"pid":2}`, "pid"},
+		{"case-variant key", `{"daemon_name":"q","Started_By_Us":true,"base_url":"http://x"}`, "started_by_us"},
+		{"key matching only by Unicode folding", `{"daemon_name":"q","started_by_us":true,"ba\u017fe_url":"http://x"}`, "base_url"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkDecodeError[daemoncontract.DaemonHandle](t, tt.in, tt.field)
+		})
+	}
+}

@@ -1,0 +1,180 @@
+package daemoncontract
+
+import (
+	"encoding/json/jsontext"
+	"time"
+)
+
+// InstallConfig asks for a daemon binary to be installed.
+//
+// On the wire:
+//
+//	{"binary_name":"rbee-hive","binary_path":"/home/u/rbee/target/release/rbee-hive","target_path":"/usr/local/bin","job_id":"job-1"}
+type InstallConfig struct {
+	// BinaryName is the daemon binary's file name, such as "rbee-hive" or
+	// "vllm-worker". Required ("binary_name").
+	BinaryName string `json:"binary_name"`
+
+	// BinaryPath is where the binary to install is now ("binary_path").
+	// Optional: nil means absent, and the installer finds the binary itself;
+	// absent or null on the wire decode as nil.
+	BinaryPath *string `json:"binary_path,omitzero"`
+
+	// TargetPath is where to install the binary ("target_path"). Optional: nil
+	// means absent, and the installer uses its own default; absent or null on
+	// the wire decode as nil.
+	TargetPath *string `json:"target_path,omitzero"`
+
+	// JobID is the job whose narration the installation belongs to
+	// ("job_id"). Optional: nil means absent; absent or null on the wire
+	// decode as nil. A present empty string is kept.
+	JobID *string `json:"job_id,omitzero"`
+}
+
+var installConfigLayout = &layout{typ: "InstallConfig", members: []memberLayout{
+	{name: "binary_name"},
+	{name: "binary_path", optional: true},
+	{name: "target_path", optional: true},
+	{name: "job_id", optional: true},
+}}
+
+// values binds c to InstallConfig's fields.
+func (c *InstallConfig) values() values {
+	return values{&c.BinaryName, &c.BinaryPath, &c.TargetPath, &c.JobID}
+}
+
+// MarshalJSONTo implements [encoding/json/v2.MarshalerTo]. encoding/json (v1)
+// calls it too.
+func (c InstallConfig) MarshalJSONTo(enc *jsontext.Encoder) error {
+	return encodeTo(enc, installConfigLayout, c.values())
+}
+
+// MarshalJSON implements [encoding/json.Marshaler].
+func (c InstallConfig) MarshalJSON() ([]byte, error) {
+	return encodeBytes(installConfigLayout, c.values())
+}
+
+// UnmarshalJSONFrom implements [encoding/json/v2.UnmarshalerFrom] with the
+// contract's strict rules, whatever the decoder's options. On error, *c is
+// unchanged.
+func (c *InstallConfig) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	var v InstallConfig
+	return commit(c, &v, decodeFrom(dec, installConfigLayout, v.values()))
+}
+
+// UnmarshalJSON implements [encoding/json.Unmarshaler]: b must hold exactly one
+// InstallConfig message. On error, *c is unchanged.
+func (c *InstallConfig) UnmarshalJSON(b []byte) error {
+	var v InstallConfig
+	return commit(c, &v, decodeBytes(b, installConfigLayout, v.values()))
+}
+
+// InstallResult reports a finished installation.
+//
+// On the wire:
+//
+//	{"binary_path":"/usr/local/bin/rbee-hive","install_time":1700000000}
+type InstallResult struct {
+	// BinaryPath is where the binary was installed. Required ("binary_path").
+	BinaryPath string `json:"binary_path"`
+
+	// InstallTime is when the binary was installed. Required
+	// ("install_time"). The wire carries whole seconds since the Unix epoch,
+	// 0..9223372036854775807: encoding drops the fraction of a second, and a
+	// time before the epoch (the zero time.Time too) is an encoding error.
+	// Decoded times are in UTC.
+	InstallTime time.Time `json:"install_time"`
+}
+
+var installResultLayout = &layout{typ: "InstallResult", members: []memberLayout{
+	{name: "binary_path"},
+	{name: "install_time"},
+}}
+
+// values binds r to InstallResult's fields.
+func (r *InstallResult) values() values {
+	return values{&r.BinaryPath, &r.InstallTime}
+}
+
+// MarshalJSONTo implements [encoding/json/v2.MarshalerTo]. encoding/json (v1)
+// calls it too. An InstallTime before the Unix epoch is an error.
+func (r InstallResult) MarshalJSONTo(enc *jsontext.Encoder) error {
+	return encodeTo(enc, installResultLayout, r.values())
+}
+
+// MarshalJSON implements [encoding/json.Marshaler].
+func (r InstallResult) MarshalJSON() ([]byte, error) {
+	return encodeBytes(installResultLayout, r.values())
+}
+
+// UnmarshalJSONFrom implements [encoding/json/v2.UnmarshalerFrom] with the
+// contract's strict rules, whatever the decoder's options. On error, *r is
+// unchanged.
+func (r *InstallResult) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	var v InstallResult
+	return commit(r, &v, decodeFrom(dec, installResultLayout, v.values()))
+}
+
+// UnmarshalJSON implements [encoding/json.Unmarshaler]: b must hold exactly one
+// InstallResult message. On error, *r is unchanged.
+func (r *InstallResult) UnmarshalJSON(b []byte) error {
+	var v InstallResult
+	return commit(r, &v, decodeBytes(b, installResultLayout, v.values()))
+}
+
+// UninstallConfig asks for an installed daemon binary to be removed.
+//
+// On the wire:
+//
+//	{"daemon_name":"queen-rbee","install_path":"/home/u/.local/bin/queen-rbee","job_id":"j-9"}
+type UninstallConfig struct {
+	// DaemonName is the daemon's name, such as "queen-rbee". Required
+	// ("daemon_name").
+	DaemonName string `json:"daemon_name"`
+
+	// InstallPath is the installed binary to remove. Required
+	// ("install_path").
+	InstallPath string `json:"install_path"`
+
+	// JobID is the job whose narration the removal belongs to ("job_id").
+	// Optional: nil means absent; absent or null on the wire decode as nil.
+	// A present empty string is kept.
+	JobID *string `json:"job_id,omitzero"`
+}
+
+var uninstallConfigLayout = &layout{typ: "UninstallConfig", members: []memberLayout{
+	{name: "daemon_name"},
+	{name: "install_path"},
+	{name: "job_id", optional: true},
+}}
+
+// values binds c to UninstallConfig's fields.
+func (c *UninstallConfig) values() values {
+	return values{&c.DaemonName, &c.InstallPath, &c.JobID}
+}
+
+// MarshalJSONTo implements [encoding/json/v2.MarshalerTo]. encoding/json (v1)
+// calls it too.
+func (c UninstallConfig) MarshalJSONTo(enc *jsontext.Encoder) error {
+	return encodeTo(enc, uninstallConfigLayout, c.values())
+}
+
+// MarshalJSON implements [encoding/json.Marshaler].
+func (c UninstallConfig) MarshalJSON() ([]byte, error) {
+	return encodeBytes(uninstallConfigLayout, c.values())
+}
+
+// UnmarshalJSONFrom implements [encoding/json/v2.UnmarshalerFrom] with the
+// contract's strict rules, whatever the decoder's options. On error, *c is
+// unchanged.
+func (c *UninstallConfig) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	var v UninstallConfig
+	return commit(c, &v, decodeFrom(dec, uninstallConfigLayout, v.values()))
+}
+
+// UnmarshalJSON implements [encoding/json.Unmarshaler]: b must hold exactly one
+// UninstallConfig message. On error, *c is unchanged.
+func (c *UninstallConfig) UnmarshalJSON(b []byte) error {
+	var v UninstallConfig
+	return commit(c, &v, decodeBytes(b, uninstallConfigLayout, v.values()))
+}

@@ -1,0 +1,83 @@
+package daemoncontract
+
+import "encoding/json/jsontext"
+
+// DefaultGracefulTimeoutSecs is the graceful shutdown timeout, in seconds,
+// that a ShutdownConfig message without "graceful_timeout_secs" carries.
+const DefaultGracefulTimeoutSecs uint64 = 5
+
+// ShutdownConfig asks for one daemon process to be stopped: first gracefully,
+// then, once the timeout has passed, by force.
+//
+// On the wire:
+//
+//	{"daemon_name":"rbee-hive","pid":4242,"graceful_timeout_secs":5,"job_id":"j"}
+//
+// A message without "pid" is an error: it never decodes to pid 0.
+type ShutdownConfig struct {
+	// DaemonName is the daemon's name, used in narration, such as
+	// "rbee-hive". Required ("daemon_name").
+	DaemonName string `json:"daemon_name"`
+
+	// PID is the process ID of the daemon to stop. Required ("pid"): an
+	// integer in 0..4294967295 on the wire. 0 and values above 2147483647
+	// decode, but they are not processes: kill(2) reads them as process
+	// groups.
+	PID uint32 `json:"pid"`
+
+	// GracefulTimeoutSecs is how many seconds the daemon gets to exit after
+	// being asked to stop, before it is killed ("graceful_timeout_secs").
+	// When the member is absent it is DefaultGracefulTimeoutSecs (5); null
+	// is an error; 0 is kept and means no grace period. It is always written.
+	GracefulTimeoutSecs uint64 `json:"graceful_timeout_secs"`
+
+	// JobID is the job whose narration the shutdown belongs to ("job_id").
+	// Optional: nil means absent; absent or null on the wire decode as nil.
+	// A present empty string is kept.
+	JobID *string `json:"job_id,omitzero"`
+}
+
+// NewShutdownConfig returns a ShutdownConfig for the daemon process pid, with
+// the default graceful timeout, DefaultGracefulTimeoutSecs, and no job ID.
+func NewShutdownConfig(daemonName string, pid uint32) ShutdownConfig {
+	return ShutdownConfig{DaemonName: daemonName, PID: pid, GracefulTimeoutSecs: DefaultGracefulTimeoutSecs}
+}
+
+var shutdownConfigLayout = &layout{typ: "ShutdownConfig", members: []memberLayout{
+	{name: "daemon_name"},
+	{name: "pid"},
+	{name: "graceful_timeout_secs", optional: true},
+	{name: "job_id", optional: true},
+}}
+
+// values binds c to ShutdownConfig's fields.
+func (c *ShutdownConfig) values() values {
+	return values{&c.DaemonName, &c.PID, &c.GracefulTimeoutSecs, &c.JobID}
+}
+
+// MarshalJSONTo implements [encoding/json/v2.MarshalerTo]. encoding/json (v1)
+// calls it too.
+func (c ShutdownConfig) MarshalJSONTo(enc *jsontext.Encoder) error {
+	return encodeTo(enc, shutdownConfigLayout, c.values())
+}
+
+// MarshalJSON implements [encoding/json.Marshaler].
+func (c ShutdownConfig) MarshalJSON() ([]byte, error) {
+	return encodeBytes(shutdownConfigLayout, c.values())
+}
+
+// UnmarshalJSONFrom implements [encoding/json/v2.UnmarshalerFrom] with the
+// contract's strict rules, whatever the decoder's options. A missing
+// "graceful_timeout_secs" decodes as DefaultGracefulTimeoutSecs. On error, *c
+// is unchanged.
+func (c *ShutdownConfig) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	v := NewShutdownConfig("", 0)
+	return commit(c, &v, decodeFrom(dec, shutdownConfigLayout, v.values()))
+}
+
+// UnmarshalJSON implements [encoding/json.Unmarshaler]: b must hold exactly one
+// ShutdownConfig message. On error, *c is unchanged.
+func (c *ShutdownConfig) UnmarshalJSON(b []byte) error {
+	v := NewShutdownConfig("", 0)
+	return commit(c, &v, decodeBytes(b, shutdownConfigLayout, v.values()))
+}

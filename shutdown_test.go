@@ -1,0 +1,139 @@
+package daemoncontract_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/rbee-keeper/daemoncontract"
+)
+
+func TestNewShutdownConfig(t *testing.T) {
+	c := daemoncontract.NewShutdownConfig("rbee-hive", 4242)
+	assert.Equal(t, daemoncontract.ShutdownConfig{DaemonName: "rbee-hive", PID: 4242, GracefulTimeoutSecs: 5}, c)
+	assert.Equal(t, uint64(5), daemoncontract.DefaultGracefulTimeoutSecs)
+}
+
+func TestShutdownConfigJSON(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want daemoncontract.ShutdownConfig
+		out  string
+	}{
+		{
+			name: "absent timeout is the default",
+			in:   `{"daemon_name":"rbee-hive","pid":4242}`,
+			want: daemoncontract.ShutdownConfig{DaemonName: "rbee-hive", PID: 4242, GracefulTimeoutSecs: 5},
+			out:  `{"daemon_name":"rbee-hive","pid":4242,"graceful_timeout_secs":5}`,
+		},
+		{
+			name: "all members",
+			in:   `{"daemon_name":"rbee-hive","pid":4242,"graceful_timeout_secs":30,"job_id":"j"}`,
+			want: daemoncontract.ShutdownConfig{DaemonName: "rbee-hive", PID: 4242, GracefulTimeoutSecs: 30, JobID: new("j")},
+			out:  `{"daemon_name":"rbee-hive","pid":4242,"graceful_timeout_secs":30,"job_id":"j"}`,
+		},
+		{
+			name: "explicit 0 is kept",
+			in:   `{"daemon_name":"h","pid":1,"graceful_timeout_secs":0}`,
+			want: daemoncontract.ShutdownConfig{DaemonName: "h", PID: 1},
+			out:  `{"daemon_name":"h","pid":1,"graceful_timeout_secs":0}`,
+		},
+		{
+			name: "largest timeout",
+			in:   `{"daemon_name":"h","pid":1,"graceful_timeout_secs":18446744073709551615}`,
+			want: daemoncontract.ShutdownConfig{DaemonName: "h", PID: 1, GracefulTimeoutSecs: 18446744073709551615},
+			out:  `{"daemon_name":"h","pid":1,"graceful_timeout_secs":18446744073709551615}`,
+		},
+		{
+			name: "pid 0 is kept on the wire",
+			in:   `{"daemon_name":"h","pid":0}`,
+			want: daemoncontract.ShutdownConfig{DaemonName: "h", PID: 0, GracefulTimeoutSecs: 5},
+			out:  `{"daemon_name":"h","pid":0,"graceful_timeout_secs":5}`,
+		},
+		{
+			name: "largest pid",
+			in:   `{"daemon_name":"h","pid":4294967295}`,
+			want: daemoncontract.ShutdownConfig{DaemonName: "h", PID: 4294967295, GracefulTimeoutSecs: 5},
+			out:  `{"daemon_name":"h","pid":4294967295,"graceful_timeout_secs":5}`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkRoundTrip(t, tt.in, tt.want, tt.out)
+		})
+	}
+}
+
+func TestShutdownConfigDefaultIsNotInherited(t *testing.T) {
+	// Decoding starts from the default, not from what the destination held.
+	c := daemoncontract.ShutdownConfig{GracefulTimeoutSecs: 99, JobID: new("old")}
+	assert.NoError(t, c.UnmarshalJSON([]byte(`{"daemon_name":"h","pid":7}`)))
+	assert.Equal(t, daemoncontract.ShutdownConfig{DaemonName: "h", PID: 7, GracefulTimeoutSecs: 5}, c)
+}
+
+func TestShutdownConfigDecodeErrors(t *testing.T) {
+	tests := []struct {
+		name, in, field string
+	}{
+		{"missing pid never means pid 0", `{"daemon_name":"h"}`, "pid"},
+		{"null pid", `{"daemon_name":"h","pid":null}`, "pid"},
+		{"upper-case PID is unknown", `{"daemon_name":"h","PID":1}`, "pid"},
+		{"pid overflows u32", `{"daemon_name":"h","pid":4294967296}`, "pid"},
+		{"negative pid", `{"daemon_name":"h","pid":-5}`, "pid"},
+		{"exponent pid", `{"daemon_name":"h","pid":1e3}`, "pid"},
+		{"string pid", `{"daemon_name":"h","pid":"1"}`, "pid"},
+		{"duplicate pid", `{"daemon_name":"h","pid":1,"pid":2}`, "pid"},
+		{"missing daemon_name", `{"pid":1}`, "daemon_name"},
+		{"null timeout is not absent", `{"daemon_name":"h","pid":1,"graceful_timeout_secs":null}`, "graceful_timeout_secs"},
+		{"float timeout", `{"daemon_name":"h","pid":1,"graceful_timeout_secs":5.0}`, "graceful_timeout_secs"},
+		{"negative timeout", `{"daemon_name":"h","pid":1,"graceful_timeout_secs":-1}`, "graceful_timeout_secs"},
+		{"timeout beyond u64", `{"daemon_name":"h","pid":1,"graceful_timeout_secs":18446744073709551616}`, "graceful_timeout_secs"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkDecodeError[daemoncontract.ShutdownConfig](t, tt.in, tt.field)
+		})
+	}
+}
+
+func TestShutdownConfigErrorText(t *testing.T) {
+	var c daemoncontract.ShutdownConfig
+	assert.EqualError(t, c.UnmarshalJSON([]byte(`{"daemon_name":"h"}`)),
+		`daemoncontract: ShutdownConfig: missing field "pid"`)
+	assert.EqualError(t, c.UnmarshalJSON([]byte(`{"daemon_name":"h","pid":-1}`)),
+		`daemoncontract: ShutdownConfig: field "pid": must be an integer in 0..4294967295, got -1`)
+	assert.EqualError(t, c.UnmarshalJSON([]byte(`{"daemon_name":"h","pid":null}`)),
+		`daemoncontract: ShutdownConfig: field "pid": must be an integer in 0..4294967295, got null`)
+}
+
+func TestHttpDaemonConfigJSON(t *testing.T) {
+	checkRoundTrip(t,
+		`{"daemon_name":"queen-rbee","health_url":"http://localhost:7833/health"}`,
+		daemoncontract.HttpDaemonConfig{DaemonName: "queen-rbee", HealthURL: "http://localhost:7833/health"},
+		`{"daemon_name":"queen-rbee","health_url":"http://localhost:7833/health"}`)
+	checkRoundTrip(t,
+		`{"daemon_name":"queen-rbee","health_url":"http://localhost:7833/health","shutdown_endpoint":"/v1/shutdown","job_id":"job-7"}`,
+		daemoncontract.HttpDaemonConfig{DaemonName: "queen-rbee", HealthURL: "http://localhost:7833/health", ShutdownEndpoint: new("/v1/shutdown"), JobID: new("job-7")},
+		`{"daemon_name":"queen-rbee","health_url":"http://localhost:7833/health","shutdown_endpoint":"/v1/shutdown","job_id":"job-7"}`)
+	checkRoundTrip(t,
+		`{"daemon_name":"d","health_url":"http://h/health","shutdown_endpoint":null}`,
+		daemoncontract.HttpDaemonConfig{DaemonName: "d", HealthURL: "http://h/health"},
+		`{"daemon_name":"d","health_url":"http://h/health"}`)
+}
+
+func TestHttpDaemonConfigDecodeErrors(t *testing.T) {
+	tests := []struct {
+		name, in, field string
+	}{
+		{"missing health_url", `{"daemon_name":"d"}`, "health_url"},
+		{"missing daemon_name", `{"health_url":"http://h/health"}`, "daemon_name"},
+		{"object health_url", `{"daemon_name":"d","health_url":{"url":"x"}}`, "health_url"},
+		{"number shutdown_endpoint", `{"daemon_name":"d","health_url":"http://h","shutdown_endpoint":1}`, "shutdown_endpoint"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkDecodeError[daemoncontract.HttpDaemonConfig](t, tt.in, tt.field)
+		})
+	}
+}

@@ -1,0 +1,122 @@
+package daemoncontract
+
+import (
+	"encoding/json"
+	"encoding/json/jsontext"
+)
+
+// StatusRequest asks for the status of one daemon instance.
+//
+// On the wire:
+//
+//	{"id":"workstation","job_id":"job-123"}
+type StatusRequest struct {
+	// ID names the daemon instance to check: a hive alias, a worker ID.
+	// Required ("id").
+	ID string `json:"id"`
+
+	// JobID is the job whose narration the check belongs to ("job_id").
+	// Optional: nil means absent, and absent or null on the wire decode as
+	// nil. A present empty string is kept and written back.
+	JobID *string `json:"job_id,omitzero"`
+}
+
+var statusRequestLayout = &layout{typ: "StatusRequest", members: []memberLayout{
+	{name: "id"},
+	{name: "job_id", optional: true},
+}}
+
+// values binds r to StatusRequest's fields.
+func (r *StatusRequest) values() values {
+	return values{&r.ID, &r.JobID}
+}
+
+// MarshalJSONTo implements [encoding/json/v2.MarshalerTo]. encoding/json (v1)
+// calls it too.
+func (r StatusRequest) MarshalJSONTo(enc *jsontext.Encoder) error {
+	return encodeTo(enc, statusRequestLayout, r.values())
+}
+
+// MarshalJSON implements [encoding/json.Marshaler].
+func (r StatusRequest) MarshalJSON() ([]byte, error) {
+	return encodeBytes(statusRequestLayout, r.values())
+}
+
+// UnmarshalJSONFrom implements [encoding/json/v2.UnmarshalerFrom] with the
+// contract's strict rules, whatever the decoder's options. On error, *r is
+// unchanged.
+func (r *StatusRequest) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	var v StatusRequest
+	return commit(r, &v, decodeFrom(dec, statusRequestLayout, v.values()))
+}
+
+// UnmarshalJSON implements [encoding/json.Unmarshaler]: b must hold exactly one
+// StatusRequest message. On error, *r is unchanged.
+func (r *StatusRequest) UnmarshalJSON(b []byte) error {
+	var v StatusRequest
+	return commit(r, &v, decodeBytes(b, statusRequestLayout, v.values()))
+}
+
+// StatusResponse answers a StatusRequest.
+//
+// On the wire:
+//
+//	{"id":"workstation","is_running":true,"health_status":"healthy","metadata":{"port":7835}}
+type StatusResponse struct {
+	// ID names the daemon instance, as in the request. Required ("id").
+	ID string `json:"id"`
+
+	// IsRunning reports whether the daemon is running. Required
+	// ("is_running"); there is no default.
+	IsRunning bool `json:"is_running"`
+
+	// HealthStatus describes the daemon's health in words, such as "healthy"
+	// ("health_status"). Optional: nil means absent, and absent or null on the
+	// wire decode as nil. A present empty string is kept.
+	HealthStatus *string `json:"health_status,omitzero"`
+
+	// Metadata is any further JSON value the daemon reports: an object, an
+	// array, a string, a number or a boolean ("metadata"). Optional: nil (or
+	// empty) means absent and is not written; absent or null on the wire decode
+	// as nil. Decoding keeps the value compacted, with its members in the
+	// order they came; a present empty object {} is kept.
+	Metadata json.RawMessage `json:"metadata,omitzero"`
+}
+
+var statusResponseLayout = &layout{typ: "StatusResponse", members: []memberLayout{
+	{name: "id"},
+	{name: "is_running"},
+	{name: "health_status", optional: true},
+	{name: "metadata", optional: true},
+}}
+
+// values binds r to StatusResponse's fields.
+func (r *StatusResponse) values() values {
+	return values{&r.ID, &r.IsRunning, &r.HealthStatus, &r.Metadata}
+}
+
+// MarshalJSONTo implements [encoding/json/v2.MarshalerTo]. encoding/json (v1)
+// calls it too. Metadata that is not valid JSON is an error.
+func (r StatusResponse) MarshalJSONTo(enc *jsontext.Encoder) error {
+	return encodeTo(enc, statusResponseLayout, r.values())
+}
+
+// MarshalJSON implements [encoding/json.Marshaler].
+func (r StatusResponse) MarshalJSON() ([]byte, error) {
+	return encodeBytes(statusResponseLayout, r.values())
+}
+
+// UnmarshalJSONFrom implements [encoding/json/v2.UnmarshalerFrom] with the
+// contract's strict rules, whatever the decoder's options. On error, *r is
+// unchanged.
+func (r *StatusResponse) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	var v StatusResponse
+	return commit(r, &v, decodeFrom(dec, statusResponseLayout, v.values()))
+}
+
+// UnmarshalJSON implements [encoding/json.Unmarshaler]: b must hold exactly one
+// StatusResponse message. On error, *r is unchanged.
+func (r *StatusResponse) UnmarshalJSON(b []byte) error {
+	var v StatusResponse
+	return commit(r, &v, decodeBytes(b, statusResponseLayout, v.values()))
+}

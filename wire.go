@@ -1,0 +1,506 @@
+package daemoncontract
+
+// This file is the one decoding path and the one encoding path that all eight
+// contract types share. Each type declares its wire layout once (a layout:
+// its members' names, in wire order) and binds a value to it (values: pointers
+// to the Go fields, in the same order). Both directions walk the pair.
+//
+// The layout and the pointers are kept apart so that errors, which carry the
+// layout's names, do not make the compiler move the value being decoded or
+// encoded to the heap.
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/json/jsontext"
+	jsonv2 "encoding/json/v2"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// maxMembers is the most members any contract type has.
+const maxMembers = 4
+
+// A layout is a contract type's wire format: its Go name, for errors, and its
+// members in wire order.
+type layout struct {
+	typ     string
+	members []memberLayout
+}
+
+// A memberLayout describes one member of a contract message.
+type memberLayout struct {
+	name string // the JSON name, matched exactly
+
+	// optional means the member may be absent. For the nullable kinds (see
+	// values) absent reads as nil or unset; for a *uint64 the field keeps the
+	// value it had before decoding (its default), and null stays an error.
+	optional bool
+}
+
+// values holds pointers to the Go fields of one message, in the order of its
+// type's layout. The pointer's type decides how the member is read and
+// written:
+//
+//	*string           a string; null is an error
+//	**string          a string or null (nil)
+//	*bool             true or false; null is an error
+//	*uint32           an integer in 0..4294967295; null is an error
+//	*optionalUint32   an integer in 0..4294967295 or null (unset)
+//	*uint64           an integer in 0..18446744073709551615; null is an error
+//	*time.Time        an integer in 0..9223372036854775807: whole seconds since the Unix epoch
+//	*json.RawMessage  any JSON value; null is nil
+type values [maxMembers]any
+
+// optionalUint32 is an integer that may be absent. It is comparable, so a
+// struct holding it can be compared with ==.
+type optionalUint32 struct {
+	value uint32
+	set   bool
+}
+
+// commit stores v in *dst when err is nil, so that a failed decode leaves the
+// destination as it was.
+func commit[T any](dst, v *T, err error) error {
+	if err == nil {
+		*dst = *v
+	}
+	return err
+}
+
+// lenient reports whether opts let repeated names or invalid UTF-8 through.
+// encoding/json (v1) hands its methods a Decoder and an Encoder that allow
+// both; the contract allows neither, whatever the caller's options.
+func lenient(opts jsontext.Options) bool {
+	dup, _ := jsonv2.GetOption(opts, jsontext.AllowDuplicateNames)
+	utf, _ := jsonv2.GetOption(opts, jsontext.AllowInvalidUTF8)
+	return dup || utf
+}
+
+var (
+	// errUnsupportedType is a bug in this package: a values entry of a type
+	// that the codec does not handle. (It names no type, so that the pointer
+	// does not escape to the heap.)
+	errUnsupportedType = errors.New("daemoncontract bug: unsupported Go field type")
+
+	errNotObject    = errors.New("must be a JSON object")
+	errTrailingData = errors.New("must be a single JSON object, but more data follows it")
+)
+
+// decodeFrom reads one JSON object from dec into v, which l describes. It is
+// the UnmarshalJSONFrom of every contract type, and UnmarshalJSON's too.
+//
+// It reads every name and value with ReadValue. A strict decoder (the v2
+// default) has checked their syntax, UTF-8 and names already. A lenient one
+// (encoding/json's) has checked only their syntax, and then decodeFrom checks
+// the rest itself, so that the result does not depend on the entry point.
+func decodeFrom(dec *jsontext.Decoder, l *layout, v values) error {
+	check := lenient(dec.Options())
+	depth := dec.StackDepth() // how deep in the caller's document the message is
+	tok, err := dec.ReadToken()
+	if err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return l.wrap(err, depth)
+	}
+	if tok.Kind() != '{' {
+		return &FieldError{Type: l.typ, Err: fmt.Errorf("%w, got %s", errNotObject, describe(tok.Kind(), nil))}
+	}
+	var seen uint
+	var unknown map[string]bool // names of unknown members, kept only under check
+	for dec.PeekKind() != '}' {
+		raw, err := dec.ReadValue()
+		if err != nil {
+			return l.wrap(err, depth)
+		}
+		name, err := text(raw, check)
+		if err != nil {
+			return err // a name that is not text belongs to no member
+		}
+		i := l.index(name)
+		if i < 0 {
+			if err := l.skip(dec, depth, name, check, &unknown); err != nil {
+				return err
+			}
+			continue
+		}
+		m := &l.members[i]
+		if seen&(1<<i) != 0 { // only a lenient decoder gets here
+			return &FieldError{Type: l.typ, Field: m.name, Err: duplicateName(m.name)}
+		}
+		seen |= 1 << i
+		if err := decodeValue(dec, v[i], check); err != nil {
+			return &FieldError{Type: l.typ, Field: m.name, Err: err}
+		}
+	}
+	if _, err := dec.ReadToken(); err != nil { // the closing '}'
+		return l.wrap(err, depth)
+	}
+	for i, m := range l.members {
+		if !m.optional && seen&(1<<i) == 0 {
+			return &FieldError{Type: l.typ, Field: m.name, Err: errMissingField}
+		}
+	}
+	return nil
+}
+
+// index returns the position of the member called name, or -1.
+func (l *layout) index(name []byte) int {
+	for i := range l.members {
+		if l.members[i].name == string(name) {
+			return i
+		}
+	}
+	return -1
+}
+
+// wrap turns an error that the decoder reports at a position inside the
+// message into a *FieldError naming the member of the message it is in, so
+// that the name survives encoding/json's rewriting of jsontext errors. depth
+// is how many containers of the caller's document enclose the message; the
+// decoder's pointer starts at the top of that document. Other errors (syntax
+// errors between members, I/O errors) are returned as they are.
+func (l *layout) wrap(err error, depth int) error {
+	if err == nil {
+		return nil
+	}
+	if se, ok := errors.AsType[*jsontext.SyntacticError](err); ok {
+		i := 0
+		for field := range se.JSONPointer.Tokens() {
+			if i == depth {
+				return &FieldError{Type: l.typ, Field: field, Err: err}
+			}
+			i++
+		}
+	}
+	return err
+}
+
+// duplicateName returns the error for a name that a message repeats.
+func duplicateName(name string) error {
+	return fmt.Errorf("%w %q", jsontext.ErrDuplicateName, name)
+}
+
+// skip reads and drops the value of the unknown member called name. Under
+// check it also rejects a name that repeats an earlier unknown member's, and
+// checks the value as a strict decoder would have.
+func (l *layout) skip(dec *jsontext.Decoder, depth int, name []byte, check bool, unknown *map[string]bool) error {
+	if !check {
+		return l.wrap(dec.SkipValue(), depth)
+	}
+	if (*unknown)[string(name)] {
+		return &FieldError{Type: l.typ, Field: string(name), Err: duplicateName(string(name))}
+	}
+	if *unknown == nil {
+		*unknown = make(map[string]bool)
+	}
+	(*unknown)[string(name)] = true
+	raw, err := dec.ReadValue()
+	if err == nil {
+		err = revalidate(raw)
+	}
+	if err != nil {
+		return &FieldError{Type: l.typ, Field: string(name), Err: err}
+	}
+	return nil
+}
+
+// revalidate checks raw, a value that a lenient decoder or encoder accepted,
+// for what it let through: repeated names and invalid UTF-8, at any depth.
+func revalidate(raw jsontext.Value) error {
+	if raw.IsValid() {
+		return nil
+	}
+	_, err := jsontext.AppendFormat(nil, raw) // to say why
+	return err
+}
+
+// text returns what raw, a JSON string read by a decoder, stands for. The
+// result aliases raw when raw has no escapes. Under check it rejects invalid
+// UTF-8 and lone surrogates, which a lenient decoder lets through.
+func text(raw jsontext.Value, check bool) ([]byte, error) {
+	inner := raw[1 : len(raw)-1]
+	if bytes.IndexByte(inner, '\\') < 0 && (!check || utf8.Valid(inner)) {
+		return inner, nil
+	}
+	// AppendUnquote resolves escapes and reports invalid UTF-8 and lone
+	// surrogates, whatever the decoder's options.
+	b, err := jsontext.AppendUnquote(nil, raw)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// decodeValue reads one member's value from dec into dst, one of the pointer
+// types that values lists.
+func decodeValue(dec *jsontext.Decoder, dst any, check bool) error {
+	raw, err := dec.ReadValue()
+	if err != nil {
+		return err
+	}
+	kind := raw.Kind()
+	switch p := dst.(type) {
+	case *string:
+		if kind != '"' {
+			return mustBe("a string", raw)
+		}
+		s, err := text(raw, check)
+		if err != nil {
+			return err
+		}
+		*p = string(s)
+	case **string:
+		switch kind {
+		case 'n':
+			*p = nil
+		case '"':
+			s, err := text(raw, check)
+			if err != nil {
+				return err
+			}
+			*p = new(string(s))
+		default:
+			return mustBe("a string or null", raw)
+		}
+	case *bool:
+		if kind != 't' && kind != 'f' {
+			return mustBe("true or false", raw)
+		}
+		*p = kind == 't'
+	case *uint32:
+		n, err := parseUint(raw, 32, "an integer in 0..4294967295")
+		if err != nil {
+			return err
+		}
+		*p = uint32(n)
+	case *optionalUint32:
+		if kind == 'n' {
+			*p = optionalUint32{}
+			return nil
+		}
+		n, err := parseUint(raw, 32, "an integer in 0..4294967295 or null")
+		if err != nil {
+			return err
+		}
+		*p = optionalUint32{value: uint32(n), set: true}
+	case *uint64:
+		n, err := parseUint(raw, 64, "an integer in 0..18446744073709551615")
+		if err != nil {
+			return err
+		}
+		*p = n
+	case *time.Time:
+		n, err := parseUint(raw, 63, "whole seconds since the Unix epoch, an integer in 0..9223372036854775807")
+		if err != nil {
+			return err
+		}
+		*p = time.Unix(int64(n), 0).UTC()
+	case *json.RawMessage:
+		if check {
+			if err := revalidate(raw); err != nil {
+				return err
+			}
+		}
+		if kind == 'n' {
+			*p = nil
+			return nil
+		}
+		m := raw.Clone()
+		if bytes.ContainsAny(m, " \t\r\n") {
+			_ = m.Compact() // m is valid JSON, so this cannot fail
+		}
+		*p = m
+	default:
+		return errUnsupportedType
+	}
+	return nil
+}
+
+// parseUint returns the value of raw, which must be a JSON integer below
+// 1<<bits, written as plain digits: no sign, fraction or exponent. want says
+// what the member must be, for the error. (strconv.ParseUint takes any bits
+// in 1..64; 63 gives the range of a non-negative int64.)
+func parseUint(raw jsontext.Value, bits int, want string) (uint64, error) {
+	if raw.Kind() == '0' {
+		if n, err := strconv.ParseUint(string(raw), 10, bits); err == nil {
+			return n, nil
+		}
+	}
+	return 0, mustBe(want, raw)
+}
+
+// maxExcerpt bounds how much of a number an error message quotes.
+const maxExcerpt = 32
+
+// mustBe returns the error for a value that is not what a member needs.
+func mustBe(want string, got jsontext.Value) error {
+	return fmt.Errorf("must be %s, got %s", want, describe(got.Kind(), got))
+}
+
+// describe names a JSON value of the given kind, for an error message. Numbers
+// are quoted from raw, when it is short enough.
+func describe(kind jsontext.Kind, raw jsontext.Value) string {
+	switch kind {
+	case 'n':
+		return "null"
+	case 't':
+		return "true"
+	case 'f':
+		return "false"
+	case '"':
+		return "a string"
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	default: // '0', a number
+		if len(raw) > 0 && len(raw) <= maxExcerpt {
+			return string(raw)
+		}
+		return "a number"
+	}
+}
+
+// pooledDecoder is a strict Decoder together with the reader it reads from.
+type pooledDecoder struct {
+	r   bytes.Reader
+	dec jsontext.Decoder
+}
+
+var decoderPool = sync.Pool{New: func() any { return new(pooledDecoder) }}
+
+// maxPooledInput bounds the messages whose decoder goes back to the pool, so
+// that one huge message does not keep a huge buffer alive.
+const maxPooledInput = 64 << 10
+
+// decodeBytes decodes b, which must hold exactly one JSON object, into v. It
+// is the UnmarshalJSON of every contract type.
+func decodeBytes(b []byte, l *layout, v values) error {
+	d := decoderPool.Get().(*pooledDecoder)
+	d.r.Reset(b)
+	d.dec.Reset(&d.r)
+	err := decodeFrom(&d.dec, l, v)
+	if err == nil {
+		switch _, err2 := d.dec.ReadToken(); err2 {
+		case io.EOF:
+		case nil:
+			err = &FieldError{Type: l.typ, Err: errTrailingData}
+		default:
+			err = err2
+		}
+	}
+	d.r.Reset(nil) // drop the caller's bytes
+	if len(b) <= maxPooledInput {
+		decoderPool.Put(d)
+	}
+	return err
+}
+
+var (
+	errInvalidUTF8 = errors.New("must be valid UTF-8")
+	errBeforeEpoch = errors.New("must not be before the Unix epoch")
+	errInvalidJSON = errors.New("must be valid JSON")
+)
+
+// encodeTo writes v, which l describes, to enc as one JSON object in wire
+// order, leaving out absent optional members. It is the MarshalJSONTo of
+// every contract type.
+//
+// Strings must be valid UTF-8 and metadata must be valid JSON without
+// repeated names, whatever enc's options: encoding/json's encoder would
+// otherwise replace invalid UTF-8 silently and let repeated names through.
+// Strings are checked here on every path, so that the error reads the same
+// whichever package the caller used.
+func encodeTo(enc *jsontext.Encoder, l *layout, v values) error {
+	check := lenient(enc.Options())
+	if err := enc.WriteToken(jsontext.BeginObject); err != nil {
+		return err
+	}
+	for i := range l.members {
+		if err := encodeMember(enc, l.members[i].name, v[i], check); err != nil {
+			return &FieldError{Type: l.typ, Field: l.members[i].name, Err: err}
+		}
+	}
+	return enc.WriteToken(jsontext.EndObject)
+}
+
+// encodeMember writes one member to enc, or nothing when it is optional and
+// absent. Under check it first rejects metadata that a lenient enc would
+// accept.
+func encodeMember(enc *jsontext.Encoder, name string, src any, check bool) error {
+	var val jsontext.Token
+	switch p := src.(type) {
+	case *string:
+		if !utf8.ValidString(*p) {
+			return errInvalidUTF8
+		}
+		val = jsontext.String(*p)
+	case **string:
+		if *p == nil {
+			return nil
+		}
+		if !utf8.ValidString(**p) {
+			return errInvalidUTF8
+		}
+		val = jsontext.String(**p)
+	case *bool:
+		val = jsontext.Bool(*p)
+	case *uint32:
+		val = jsontext.Uint(uint64(*p))
+	case *optionalUint32:
+		if !p.set {
+			return nil
+		}
+		val = jsontext.Uint(uint64(p.value))
+	case *uint64:
+		val = jsontext.Uint(*p)
+	case *time.Time:
+		// Unix, not Before: Before answers wrongly for times after year
+		// 292277026596.
+		secs := p.Unix()
+		if secs < 0 {
+			return fmt.Errorf("%w, got %s", errBeforeEpoch, p.Format(time.RFC3339))
+		}
+		val = jsontext.Uint(uint64(secs))
+	case *json.RawMessage:
+		if len(*p) == 0 {
+			return nil
+		}
+		if check {
+			if err := revalidate(*p); err != nil {
+				return fmt.Errorf("%w: %w", errInvalidJSON, err)
+			}
+		}
+		if err := enc.WriteToken(jsontext.String(name)); err != nil {
+			return err
+		}
+		err := enc.WriteValue(*p)
+		if _, ok := errors.AsType[*jsontext.SyntacticError](err); ok {
+			return fmt.Errorf("%w: %w", errInvalidJSON, err)
+		}
+		return err
+	default:
+		return errUnsupportedType
+	}
+	if err := enc.WriteToken(jsontext.String(name)); err != nil {
+		return err
+	}
+	return enc.WriteToken(val)
+}
+
+// encodeBytes returns the JSON encoding of v, which l describes. It is the
+// MarshalJSON of every contract type.
+func encodeBytes(l *layout, v values) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := encodeTo(jsontext.NewEncoder(&buf), l, v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
+}
