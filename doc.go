@@ -68,6 +68,19 @@
 // the fraction of a second, and a time before the epoch cannot be encoded.
 // "metadata" is kept as compacted raw JSON.
 //
+// # Validation
+//
+// Decoding proves only that a message has the right shape. A well-formed
+// message can still be dangerous: pid 0 or 4294967295 (which kill(2) reads
+// as the caller's process group and as every process), a binary name of
+// "../../bin/sh", an install path of "/", a shutdown endpoint of
+// "//evil.example/x". Each type's Validate method rejects these, and reports
+// every broken field at once. Decode, then Validate, then act.
+//
+// [HttpDaemonConfig.ShutdownURL] and [ShutdownConfig.GracefulTimeout] turn a
+// config into what a lifecycle tool uses: a URL on the daemon's own host, and
+// a time.Duration that cannot overflow.
+//
 // # Errors
 //
 // A message that breaks these rules fails to decode with an error. Problems

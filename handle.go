@@ -26,7 +26,9 @@ import "encoding/json/jsontext"
 //	{"daemon_name":"rbee-hive","started_by_us":true,"base_url":"http://localhost:7835","pid":12345}
 //
 // daemon_name, started_by_us and base_url are required; pid is optional (absent
-// or null: unknown).
+// or null: unknown). Decoding checks only the message's shape: call
+// [DaemonHandle.Validate] before acting on a handle that came over the wire,
+// above all before signalling its pid.
 type DaemonHandle struct {
 	// daemonName is "daemon_name", e.g. "queen-rbee".
 	daemonName string
@@ -83,11 +85,23 @@ func (h DaemonHandle) WithDiscoveredURL(url string) DaemonHandle {
 	return h
 }
 
+// Validate reports whether h is safe to act on. It returns nil, or a
+// *FieldError for each broken rule, joined with [errors.Join]:
+//
+//   - daemon_name must be non-empty, without NUL;
+//   - base_url must be an absolute http or https URL with a host name;
+//   - pid, when known, must be in 1..2147483647: 0 would make kill(2) signal
+//     the caller's own process group, and a larger value becomes a negative
+//     pid_t, a process group or (4294967295, that is -1) every process.
+//
+// Decode, then Validate, then act.
+func (h DaemonHandle) Validate() error { return validate(daemonHandleLayout, h.values()) }
+
 var daemonHandleLayout = &layout{typ: "DaemonHandle", members: []memberLayout{
-	{name: "daemon_name"},
+	{name: "daemon_name", valid: stringRule(nonEmptyText)},
 	{name: "started_by_us"},
-	{name: "base_url"},
-	{name: "pid", optional: true},
+	{name: "base_url", valid: stringRule(httpURL)},
+	{name: "pid", optional: true, valid: processRule},
 }}
 
 // values binds h to DaemonHandle's fields.

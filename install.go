@@ -5,7 +5,8 @@ import (
 	"time"
 )
 
-// InstallConfig asks for a daemon binary to be installed.
+// InstallConfig asks for a daemon binary to be installed. Decoding checks
+// only the message's shape: call [InstallConfig.Validate] before acting on it.
 //
 // On the wire:
 //
@@ -32,16 +33,27 @@ type InstallConfig struct {
 }
 
 var installConfigLayout = &layout{typ: "InstallConfig", members: []memberLayout{
-	{name: "binary_name"},
-	{name: "binary_path", optional: true},
-	{name: "target_path", optional: true},
-	{name: "job_id", optional: true},
+	{name: "binary_name", valid: stringRule(fileName)},
+	{name: "binary_path", optional: true, valid: stringRule(absolutePath)},
+	{name: "target_path", optional: true, valid: stringRule(absolutePath)},
+	{name: "job_id", optional: true, valid: stringRule(nonEmptyText)},
 }}
 
 // values binds c to InstallConfig's fields.
 func (c *InstallConfig) values() values {
 	return values{&c.BinaryName, &c.BinaryPath, &c.TargetPath, &c.JobID}
 }
+
+// Validate reports whether c is safe to act on. It returns nil, or a
+// *FieldError for each broken rule, joined with [errors.Join]:
+//
+//   - binary_name must be a bare file name: non-empty, without NUL, / or \,
+//     and not . or .., so that it cannot name a file outside the target
+//     directory;
+//   - binary_path and target_path, when present, must be absolute and clean
+//     (path.IsAbs holds and path.Clean changes nothing), without NUL;
+//   - job_id, when present, must be non-empty, without NUL.
+func (c InstallConfig) Validate() error { return validate(installConfigLayout, c.values()) }
 
 // MarshalJSONTo implements [encoding/json/v2.MarshalerTo]. encoding/json (v1)
 // calls it too.
@@ -69,7 +81,8 @@ func (c *InstallConfig) UnmarshalJSON(b []byte) error {
 	return commit(c, &v, decodeBytes(b, installConfigLayout, v.values()))
 }
 
-// InstallResult reports a finished installation.
+// InstallResult reports a finished installation. Decoding checks only the
+// message's shape: call [InstallResult.Validate] before acting on it.
 //
 // On the wire:
 //
@@ -87,14 +100,22 @@ type InstallResult struct {
 }
 
 var installResultLayout = &layout{typ: "InstallResult", members: []memberLayout{
-	{name: "binary_path"},
-	{name: "install_time"},
+	{name: "binary_path", valid: stringRule(absolutePath)},
+	{name: "install_time", valid: epochRule},
 }}
 
 // values binds r to InstallResult's fields.
 func (r *InstallResult) values() values {
 	return values{&r.BinaryPath, &r.InstallTime}
 }
+
+// Validate reports whether r is safe to act on. It returns nil, or a
+// *FieldError for each broken rule, joined with [errors.Join]:
+//
+//   - binary_path must be absolute and clean (path.IsAbs holds and path.Clean
+//     changes nothing), without NUL;
+//   - install_time must not be before the Unix epoch.
+func (r InstallResult) Validate() error { return validate(installResultLayout, r.values()) }
 
 // MarshalJSONTo implements [encoding/json/v2.MarshalerTo]. encoding/json (v1)
 // calls it too. An InstallTime before the Unix epoch is an error.
@@ -122,7 +143,9 @@ func (r *InstallResult) UnmarshalJSON(b []byte) error {
 	return commit(r, &v, decodeBytes(b, installResultLayout, v.values()))
 }
 
-// UninstallConfig asks for an installed daemon binary to be removed.
+// UninstallConfig asks for an installed daemon binary to be removed. Decoding
+// checks only the message's shape: call [UninstallConfig.Validate] before
+// acting on it.
 //
 // On the wire:
 //
@@ -143,15 +166,24 @@ type UninstallConfig struct {
 }
 
 var uninstallConfigLayout = &layout{typ: "UninstallConfig", members: []memberLayout{
-	{name: "daemon_name"},
-	{name: "install_path"},
-	{name: "job_id", optional: true},
+	{name: "daemon_name", valid: stringRule(nonEmptyText)},
+	{name: "install_path", valid: stringRule(removablePath)},
+	{name: "job_id", optional: true, valid: stringRule(nonEmptyText)},
 }}
 
 // values binds c to UninstallConfig's fields.
 func (c *UninstallConfig) values() values {
 	return values{&c.DaemonName, &c.InstallPath, &c.JobID}
 }
+
+// Validate reports whether c is safe to act on. It returns nil, or a
+// *FieldError for each broken rule, joined with [errors.Join]:
+//
+//   - daemon_name, and job_id when present, must be non-empty, without NUL;
+//   - install_path must be absolute and clean (path.IsAbs holds and
+//     path.Clean changes nothing), without NUL, and not the root directory
+//     "/".
+func (c UninstallConfig) Validate() error { return validate(uninstallConfigLayout, c.values()) }
 
 // MarshalJSONTo implements [encoding/json/v2.MarshalerTo]. encoding/json (v1)
 // calls it too.

@@ -1,8 +1,15 @@
 package daemoncontract
 
-import "encoding/json/jsontext"
+import (
+	"encoding/json/jsontext"
+	"errors"
+	"net/url"
+)
 
 // HttpDaemonConfig describes a daemon that is checked and stopped over HTTP.
+// Decoding checks only the message's shape: call [HttpDaemonConfig.Validate]
+// before acting on it, or [HttpDaemonConfig.ShutdownURL], which checks what it
+// uses.
 //
 // The name keeps the Rust contract's spelling (Http, not HTTP) on purpose, so
 // that both sides of the wire use the same name for the same message.
@@ -35,15 +42,60 @@ type HttpDaemonConfig struct {
 }
 
 var httpDaemonConfigLayout = &layout{typ: "HttpDaemonConfig", members: []memberLayout{
-	{name: "daemon_name"},
-	{name: "health_url"},
-	{name: "shutdown_endpoint", optional: true},
-	{name: "job_id", optional: true},
+	{name: "daemon_name", valid: stringRule(nonEmptyText)},
+	{name: "health_url", valid: stringRule(httpURL)},
+	{name: "shutdown_endpoint", optional: true, valid: stringRule(endpointPath)},
+	{name: "job_id", optional: true, valid: stringRule(nonEmptyText)},
 }}
 
 // values binds c to HttpDaemonConfig's fields.
 func (c *HttpDaemonConfig) values() values {
 	return values{&c.DaemonName, &c.HealthURL, &c.ShutdownEndpoint, &c.JobID}
+}
+
+// Validate reports whether c is safe to act on. It returns nil, or a
+// *FieldError for each broken rule, joined with [errors.Join]:
+//
+//   - daemon_name, and job_id when present, must be non-empty, without NUL;
+//   - health_url must be an absolute http or https URL with a host name
+//     ("http://:80" has none);
+//   - shutdown_endpoint, when present, must be a bare absolute path such as
+//     "/v1/shutdown": exactly one leading / (a second would make "//host"
+//     name another host), no scheme, host, query, fragment or backslash,
+//     and no . or .. segment, also once percent-decoded.
+func (c HttpDaemonConfig) Validate() error { return validate(httpDaemonConfigLayout, c.values()) }
+
+// ErrNoShutdownEndpoint is returned by [HttpDaemonConfig.ShutdownURL] when
+// the config has no shutdown_endpoint: the daemon cannot be asked over HTTP
+// to stop, and a lifecycle tool has to signal it instead.
+var ErrNoShutdownEndpoint = errors.New("daemoncontract: HttpDaemonConfig has no shutdown_endpoint")
+
+// ShutdownURL returns the URL to ask the daemon to stop: health_url with its
+// path replaced by shutdown_endpoint and its query and fragment dropped.
+//
+//	health_url "http://localhost:7833/health" + shutdown_endpoint "/v1/shutdown"
+//	→ "http://localhost:7833/v1/shutdown"
+//
+// It returns [ErrNoShutdownEndpoint] when shutdown_endpoint is absent, and the
+// *FieldError of Validate when health_url or shutdown_endpoint breaks its
+// rule. The result always names health_url's own scheme and host.
+func (c HttpDaemonConfig) ShutdownURL() (string, error) {
+	if c.ShutdownEndpoint == nil {
+		return "", ErrNoShutdownEndpoint
+	}
+	u, err := parseHTTPURL(c.HealthURL)
+	if err != nil {
+		err = &FieldError{Type: httpDaemonConfigLayout.typ, Field: "health_url", Err: err}
+	}
+	ep, err2 := parseEndpointPath(*c.ShutdownEndpoint)
+	if err2 != nil {
+		err2 = &FieldError{Type: httpDaemonConfigLayout.typ, Field: "shutdown_endpoint", Err: err2}
+	}
+	if err := errors.Join(err, err2); err != nil {
+		return "", err
+	}
+	shutdown := url.URL{Scheme: u.Scheme, User: u.User, Host: u.Host, Path: ep.Path, RawPath: ep.RawPath}
+	return shutdown.String(), nil
 }
 
 // MarshalJSONTo implements [encoding/json/v2.MarshalerTo]. encoding/json (v1)

@@ -1,6 +1,10 @@
 package daemoncontract
 
-import "encoding/json/jsontext"
+import (
+	"encoding/json/jsontext"
+	"math"
+	"time"
+)
 
 // DefaultGracefulTimeoutSecs is the graceful shutdown timeout, in seconds,
 // that a ShutdownConfig message without "graceful_timeout_secs" carries.
@@ -13,7 +17,9 @@ const DefaultGracefulTimeoutSecs uint64 = 5
 //
 //	{"daemon_name":"rbee-hive","pid":4242,"graceful_timeout_secs":5,"job_id":"j"}
 //
-// A message without "pid" is an error: it never decodes to pid 0.
+// A message without "pid" is an error: it never decodes to pid 0. Decoding
+// checks only the message's shape, and pid 0 or 4294967295 decode: call
+// [ShutdownConfig.Validate] before signalling anything.
 type ShutdownConfig struct {
 	// DaemonName is the daemon's name, used in narration, such as
 	// "rbee-hive". Required ("daemon_name").
@@ -44,15 +50,39 @@ func NewShutdownConfig(daemonName string, pid uint32) ShutdownConfig {
 }
 
 var shutdownConfigLayout = &layout{typ: "ShutdownConfig", members: []memberLayout{
-	{name: "daemon_name"},
-	{name: "pid"},
-	{name: "graceful_timeout_secs", optional: true},
-	{name: "job_id", optional: true},
+	{name: "daemon_name", valid: stringRule(nonEmptyText)},
+	{name: "pid", valid: processRule},
+	{name: "graceful_timeout_secs", optional: true, valid: timeoutRule},
+	{name: "job_id", optional: true, valid: stringRule(nonEmptyText)},
 }}
 
 // values binds c to ShutdownConfig's fields.
 func (c *ShutdownConfig) values() values {
 	return values{&c.DaemonName, &c.PID, &c.GracefulTimeoutSecs, &c.JobID}
+}
+
+// Validate reports whether c is safe to act on. It returns nil, or a
+// *FieldError for each broken rule, joined with [errors.Join]:
+//
+//   - daemon_name, and job_id when present, must be non-empty, without NUL;
+//   - pid must be in 1..2147483647: kill(2) reads 0 as the caller's own
+//     process group, and a larger value, converted to a pid_t, as a negative
+//     number: a process group, or for 4294967295 (-1) every process the
+//     caller may signal;
+//   - graceful_timeout_secs must be at most 9223372036, the longest
+//     time.Duration in seconds.
+//
+// Decode, then Validate, then act.
+func (c ShutdownConfig) Validate() error { return validate(shutdownConfigLayout, c.values()) }
+
+// GracefulTimeout returns graceful_timeout_secs as a time.Duration. A value
+// too large for a Duration gives the largest Duration, about 292 years,
+// instead of overflowing. Zero means no grace period.
+func (c ShutdownConfig) GracefulTimeout() time.Duration {
+	if c.GracefulTimeoutSecs > maxTimeoutSecs {
+		return time.Duration(math.MaxInt64)
+	}
+	return time.Duration(c.GracefulTimeoutSecs) * time.Second
 }
 
 // MarshalJSONTo implements [encoding/json/v2.MarshalerTo]. encoding/json (v1)

@@ -5,7 +5,8 @@ import (
 	"encoding/json/jsontext"
 )
 
-// StatusRequest asks for the status of one daemon instance.
+// StatusRequest asks for the status of one daemon instance. Decoding checks
+// only the message's shape: call [StatusRequest.Validate] before acting on it.
 //
 // On the wire:
 //
@@ -22,14 +23,19 @@ type StatusRequest struct {
 }
 
 var statusRequestLayout = &layout{typ: "StatusRequest", members: []memberLayout{
-	{name: "id"},
-	{name: "job_id", optional: true},
+	{name: "id", valid: stringRule(nonEmptyText)},
+	{name: "job_id", optional: true, valid: stringRule(nonEmptyText)},
 }}
 
 // values binds r to StatusRequest's fields.
 func (r *StatusRequest) values() values {
 	return values{&r.ID, &r.JobID}
 }
+
+// Validate reports whether r is safe to act on. It returns nil, or a
+// *FieldError for each broken rule, joined with [errors.Join]: id, and
+// job_id when present, must be non-empty, without NUL.
+func (r StatusRequest) Validate() error { return validate(statusRequestLayout, r.values()) }
 
 // MarshalJSONTo implements [encoding/json/v2.MarshalerTo]. encoding/json (v1)
 // calls it too.
@@ -57,7 +63,8 @@ func (r *StatusRequest) UnmarshalJSON(b []byte) error {
 	return commit(r, &v, decodeBytes(b, statusRequestLayout, v.values()))
 }
 
-// StatusResponse answers a StatusRequest.
+// StatusResponse answers a StatusRequest. Decoding checks only the message's
+// shape: call [StatusResponse.Validate] before acting on it.
 //
 // On the wire:
 //
@@ -84,16 +91,25 @@ type StatusResponse struct {
 }
 
 var statusResponseLayout = &layout{typ: "StatusResponse", members: []memberLayout{
-	{name: "id"},
+	{name: "id", valid: stringRule(nonEmptyText)},
 	{name: "is_running"},
-	{name: "health_status", optional: true},
-	{name: "metadata", optional: true},
+	{name: "health_status", optional: true, valid: stringRule(nonEmptyText)},
+	{name: "metadata", optional: true, valid: jsonRule},
 }}
 
 // values binds r to StatusResponse's fields.
 func (r *StatusResponse) values() values {
 	return values{&r.ID, &r.IsRunning, &r.HealthStatus, &r.Metadata}
 }
+
+// Validate reports whether r is safe to act on. It returns nil, or a
+// *FieldError for each broken rule, joined with [errors.Join]:
+//
+//   - id, and health_status when present, must be non-empty, without NUL;
+//   - metadata, when present (non-empty), must be valid JSON: one value,
+//     valid UTF-8, no repeated names. What its strings hold is the sender's
+//     business.
+func (r StatusResponse) Validate() error { return validate(statusResponseLayout, r.values()) }
 
 // MarshalJSONTo implements [encoding/json/v2.MarshalerTo]. encoding/json (v1)
 // calls it too. Metadata that is not valid JSON is an error.

@@ -41,6 +41,10 @@ type memberLayout struct {
 	// values) absent reads as nil or unset; for a *uint64 the field keeps the
 	// value it had before decoding (its default), and null stays an error.
 	optional bool
+
+	// valid is the member's rule for Validate, or nil when every value that
+	// decodes is acceptable.
+	valid rule
 }
 
 // values holds pointers to the Go fields of one message, in the order of its
