@@ -10,8 +10,12 @@ GO ?= go
 GOFMT = "$$($(GO) env GOROOT)/bin/gofmt"
 # Statement coverage the package must keep.
 COVER_MIN ?= 95
+# How long make fuzz runs each fuzz target.
+FUZZTIME ?= 30s
+# Every fuzz target of the package, one per contract type.
+FUZZ_TARGETS = $(shell grep -ho '^func Fuzz[A-Za-z0-9_]*' *_test.go | cut -c6-)
 
-.PHONY: test fmtcheck vet cover
+.PHONY: test fmtcheck vet cover fuzz
 
 ## test: formatting check, go vet, and every test under the race detector.
 test: fmtcheck vet
@@ -28,3 +32,11 @@ cover:
 	$(GO) test -count=1 -coverprofile=coverage.out .
 	@$(GO) tool cover -func=coverage.out | awk -v min=$(COVER_MIN) \
 		'/^total:/ { sub("%", "", $$3); print "coverage: " $$3 "% (minimum " min "%)"; if ($$3 + 0 < min) exit 1 }'
+
+## fuzz: run each fuzz target for FUZZTIME (default 30s). A failing input is
+## saved under testdata/fuzz/<target>/; commit it as a regression case.
+fuzz:
+	@for target in $(FUZZ_TARGETS); do \
+		echo "== $$target ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) . || exit 1; \
+	done

@@ -66,6 +66,19 @@ var v2Lenient = codec{
 // allCodecs is every entry point, including the lenient v2 one.
 var allCodecs = append(codecs[:len(codecs):len(codecs)], v2Lenient)
 
+// jsonTest is a message, in, that decodes to want and encodes as out.
+type jsonTest[T any] struct {
+	name string
+	in   string
+	want T
+	out  string
+}
+
+// decodeErrorTest is a message, in, that fails to decode because of field.
+type decodeErrorTest struct {
+	name, in, field string
+}
+
 // checkRoundTrip decodes in through every entry point, expects want, and
 // expects want to encode as out (before each codec's escaping).
 func checkRoundTrip[T any](t *testing.T, in string, want T, out string) {

@@ -96,15 +96,16 @@ func TestNestedStrictness(t *testing.T) {
 	}
 }
 
+var invalidNameInputs = []string{
+	"{\"id\":\"w\",\"\xff\":1}",
+	`{"id":"w","\ud800":1}`,
+	"{\"\xffid\":\"w\"}",
+}
+
 func TestInvalidNames(t *testing.T) {
 	// A member name that is not valid text is an error, whichever package
 	// reads it; it belongs to no member, so no field is named.
-	inputs := []string{
-		"{\"id\":\"w\",\"\xff\":1}",
-		`{"id":"w","\ud800":1}`,
-		"{\"\xffid\":\"w\"}",
-	}
-	for _, in := range inputs {
+	for _, in := range invalidNameInputs {
 		for _, cd := range allCodecs {
 			r := daemoncontract.StatusRequest{ID: "before"}
 			err := cd.unmarshal([]byte(in), &r)

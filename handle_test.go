@@ -117,51 +117,47 @@ func TestDaemonHandleSharedBetweenGoroutines(t *testing.T) {
 	assert.Equal(t, "http://x", h.BaseURL())
 }
 
+var daemonHandleJSONTests = []jsonTest[daemoncontract.DaemonHandle]{
+	{
+		name: "already running",
+		in:   `{"daemon_name":"queen-rbee","started_by_us":false,"base_url":"http://localhost:7833"}`,
+		want: daemoncontract.AlreadyRunning("queen-rbee", "http://localhost:7833"),
+		out:  `{"daemon_name":"queen-rbee","started_by_us":false,"base_url":"http://localhost:7833"}`,
+	},
+	{
+		name: "started by us with pid",
+		in:   `{"daemon_name":"rbee-hive","started_by_us":true,"base_url":"http://localhost:7835","pid":12345}`,
+		want: daemoncontract.StartedByUs("rbee-hive", "http://localhost:7835", new(uint32(12345))),
+		out:  `{"daemon_name":"rbee-hive","started_by_us":true,"base_url":"http://localhost:7835","pid":12345}`,
+	},
+	{
+		name: "null pid is unknown",
+		in:   `{"daemon_name":"w","started_by_us":true,"base_url":"http://x","pid":null}`,
+		want: daemoncontract.StartedByUs("w", "http://x", nil),
+		out:  `{"daemon_name":"w","started_by_us":true,"base_url":"http://x"}`,
+	},
+	{
+		name: "pid 0 is kept",
+		in:   `{"daemon_name":"w","started_by_us":true,"base_url":"http://x","pid":0}`,
+		want: daemoncontract.StartedByUs("w", "http://x", new(uint32(0))),
+		out:  `{"daemon_name":"w","started_by_us":true,"base_url":"http://x","pid":0}`,
+	},
+	{
+		name: "largest pid",
+		in:   `{"daemon_name":"w","started_by_us":true,"base_url":"http://x","pid":4294967295}`,
+		want: daemoncontract.StartedByUs("w", "http://x", new(uint32(4294967295))),
+		out:  `{"daemon_name":"w","started_by_us":true,"base_url":"http://x","pid":4294967295}`,
+	},
+	{
+		name: "empty strings are kept",
+		in:   `{"daemon_name":"","started_by_us":false,"base_url":""}`,
+		want: daemoncontract.AlreadyRunning("", ""),
+		out:  `{"daemon_name":"","started_by_us":false,"base_url":""}`,
+	},
+}
+
 func TestDaemonHandleJSON(t *testing.T) {
-	tests := []struct {
-		name string
-		in   string
-		want daemoncontract.DaemonHandle
-		out  string
-	}{
-		{
-			name: "already running",
-			in:   `{"daemon_name":"queen-rbee","started_by_us":false,"base_url":"http://localhost:7833"}`,
-			want: daemoncontract.AlreadyRunning("queen-rbee", "http://localhost:7833"),
-			out:  `{"daemon_name":"queen-rbee","started_by_us":false,"base_url":"http://localhost:7833"}`,
-		},
-		{
-			name: "started by us with pid",
-			in:   `{"daemon_name":"rbee-hive","started_by_us":true,"base_url":"http://localhost:7835","pid":12345}`,
-			want: daemoncontract.StartedByUs("rbee-hive", "http://localhost:7835", new(uint32(12345))),
-			out:  `{"daemon_name":"rbee-hive","started_by_us":true,"base_url":"http://localhost:7835","pid":12345}`,
-		},
-		{
-			name: "null pid is unknown",
-			in:   `{"daemon_name":"w","started_by_us":true,"base_url":"http://x","pid":null}`,
-			want: daemoncontract.StartedByUs("w", "http://x", nil),
-			out:  `{"daemon_name":"w","started_by_us":true,"base_url":"http://x"}`,
-		},
-		{
-			name: "pid 0 is kept",
-			in:   `{"daemon_name":"w","started_by_us":true,"base_url":"http://x","pid":0}`,
-			want: daemoncontract.StartedByUs("w", "http://x", new(uint32(0))),
-			out:  `{"daemon_name":"w","started_by_us":true,"base_url":"http://x","pid":0}`,
-		},
-		{
-			name: "largest pid",
-			in:   `{"daemon_name":"w","started_by_us":true,"base_url":"http://x","pid":4294967295}`,
-			want: daemoncontract.StartedByUs("w", "http://x", new(uint32(4294967295))),
-			out:  `{"daemon_name":"w","started_by_us":true,"base_url":"http://x","pid":4294967295}`,
-		},
-		{
-			name: "empty strings are kept",
-			in:   `{"daemon_name":"","started_by_us":false,"base_url":""}`,
-			want: daemoncontract.AlreadyRunning("", ""),
-			out:  `{"daemon_name":"","started_by_us":false,"base_url":""}`,
-		},
-	}
-	for _, tt := range tests {
+	for _, tt := range daemonHandleJSONTests {
 		t.Run(tt.name, func(t *testing.T) {
 			checkRoundTrip(t, tt.in, tt.want, tt.out)
 		})
@@ -193,27 +189,26 @@ func TestDaemonHandleDecodeKeepsNoOldState(t *testing.T) {
 	assert.Equal(t, daemoncontract.AlreadyRunning("q", "http://x"), h)
 }
 
+var daemonHandleDecodeErrorTests = []decodeErrorTest{
+	{"missing started_by_us", `{"daemon_name":"q","base_url":"http://x"}`, "started_by_us"},
+	{"missing daemon_name", `{"started_by_us":false,"base_url":"http://x"}`, "daemon_name"},
+	{"missing base_url", `{"daemon_name":"q","started_by_us":false}`, "base_url"},
+	{"null daemon_name", `{"daemon_name":null,"started_by_us":false,"base_url":"http://x"}`, "daemon_name"},
+	{"null started_by_us", `{"daemon_name":"q","started_by_us":null,"base_url":"http://x"}`, "started_by_us"},
+	{"string started_by_us", `{"daemon_name":"q","started_by_us":"true","base_url":"http://x"}`, "started_by_us"},
+	{"pid too large", `{"daemon_name":"q","started_by_us":true,"base_url":"http://x","pid":4294967296}`, "pid"},
+	{"negative pid", `{"daemon_name":"q","started_by_us":true,"base_url":"http://x","pid":-1}`, "pid"},
+	{"negative zero pid", `{"daemon_name":"q","started_by_us":true,"base_url":"http://x","pid":-0}`, "pid"},
+	{"float pid", `{"daemon_name":"q","started_by_us":true,"base_url":"http://x","pid":1.0}`, "pid"},
+	{"exponent pid", `{"daemon_name":"q","started_by_us":true,"base_url":"http://x","pid":1e3}`, "pid"},
+	{"string pid", `{"daemon_name":"q","started_by_us":true,"base_url":"http://x","pid":"7"}`, "pid"},
+	{"duplicate pid", `{"daemon_name":"q","started_by_us":true,"base_url":"http://x","pid":1,"pid":2}`, "pid"},
+	{"case-variant key", `{"daemon_name":"q","Started_By_Us":true,"base_url":"http://x"}`, "started_by_us"},
+	{"key matching only by Unicode folding", `{"daemon_name":"q","started_by_us":true,"ba\u017fe_url":"http://x"}`, "base_url"},
+}
+
 func TestDaemonHandleDecodeErrors(t *testing.T) {
-	tests := []struct {
-		name, in, field string
-	}{
-		{"missing started_by_us", `{"daemon_name":"q","base_url":"http://x"}`, "started_by_us"},
-		{"missing daemon_name", `{"started_by_us":false,"base_url":"http://x"}`, "daemon_name"},
-		{"missing base_url", `{"daemon_name":"q","started_by_us":false}`, "base_url"},
-		{"null daemon_name", `{"daemon_name":null,"started_by_us":false,"base_url":"http://x"}`, "daemon_name"},
-		{"null started_by_us", `{"daemon_name":"q","started_by_us":null,"base_url":"http://x"}`, "started_by_us"},
-		{"string started_by_us", `{"daemon_name":"q","started_by_us":"true","base_url":"http://x"}`, "started_by_us"},
-		{"pid too large", `{"daemon_name":"q","started_by_us":true,"base_url":"http://x","pid":4294967296}`, "pid"},
-		{"negative pid", `{"daemon_name":"q","started_by_us":true,"base_url":"http://x","pid":-1}`, "pid"},
-		{"negative zero pid", `{"daemon_name":"q","started_by_us":true,"base_url":"http://x","pid":-0}`, "pid"},
-		{"float pid", `{"daemon_name":"q","started_by_us":true,"base_url":"http://x","pid":1.0}`, "pid"},
-		{"exponent pid", `{"daemon_name":"q","started_by_us":true,"base_url":"http://x","pid":1e3}`, "pid"},
-		{"string pid", `{"daemon_name":"q","started_by_us":true,"base_url":"http://x","pid":"7"}`, "pid"},
-		{"duplicate pid", `{"daemon_name":"q","started_by_us":true,"base_url":"http://x","pid":1,"pid":2}`, "pid"},
-		{"case-variant key", `{"daemon_name":"q","Started_By_Us":true,"base_url":"http://x"}`, "started_by_us"},
-		{"key matching only by Unicode folding", `{"daemon_name":"q","started_by_us":true,"ba\u017fe_url":"http://x"}`, "base_url"},
-	}
-	for _, tt := range tests {
+	for _, tt := range daemonHandleDecodeErrorTests {
 		t.Run(tt.name, func(t *testing.T) {
 			checkDecodeError[daemoncontract.DaemonHandle](t, tt.in, tt.field)
 		})

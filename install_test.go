@@ -11,98 +11,89 @@ import (
 	"github.com/rbee-keeper/daemoncontract"
 )
 
+var installConfigJSONTests = []jsonTest[daemoncontract.InstallConfig]{
+	{
+		name: "binary_name only",
+		in:   `{"binary_name":"rbee-hive"}`,
+		want: daemoncontract.InstallConfig{BinaryName: "rbee-hive"},
+		out:  `{"binary_name":"rbee-hive"}`,
+	},
+	{
+		name: "all members, in another order",
+		in:   `{"job_id":"job-1","target_path":"/usr/local/bin","binary_path":"/home/u/rbee/target/release/rbee-hive","binary_name":"rbee-hive"}`,
+		want: daemoncontract.InstallConfig{
+			BinaryName: "rbee-hive",
+			BinaryPath: new("/home/u/rbee/target/release/rbee-hive"),
+			TargetPath: new("/usr/local/bin"),
+			JobID:      new("job-1"),
+		},
+		out: `{"binary_name":"rbee-hive","binary_path":"/home/u/rbee/target/release/rbee-hive","target_path":"/usr/local/bin","job_id":"job-1"}`,
+	},
+	{
+		name: "null optionals are absent",
+		in:   `{"binary_name":"rbee-hive","binary_path":null,"target_path":null,"job_id":null}`,
+		want: daemoncontract.InstallConfig{BinaryName: "rbee-hive"},
+		out:  `{"binary_name":"rbee-hive"}`,
+	},
+	{
+		name: "empty optionals are kept",
+		in:   `{"binary_name":"","binary_path":"","target_path":"","job_id":""}`,
+		want: daemoncontract.InstallConfig{BinaryPath: new(""), TargetPath: new(""), JobID: new("")},
+		out:  `{"binary_name":"","binary_path":"","target_path":"","job_id":""}`,
+	},
+	{
+		name: "HTML characters",
+		in:   `{"binary_name":"a<b>&c\u2028"}`,
+		want: daemoncontract.InstallConfig{BinaryName: "a<b>&c\u2028"},
+		out:  "{\"binary_name\":\"a<b>&c\u2028\"}",
+	},
+}
+
 func TestInstallConfigJSON(t *testing.T) {
-	tests := []struct {
-		name string
-		in   string
-		want daemoncontract.InstallConfig
-		out  string
-	}{
-		{
-			name: "binary_name only",
-			in:   `{"binary_name":"rbee-hive"}`,
-			want: daemoncontract.InstallConfig{BinaryName: "rbee-hive"},
-			out:  `{"binary_name":"rbee-hive"}`,
-		},
-		{
-			name: "all members, in another order",
-			in:   `{"job_id":"job-1","target_path":"/usr/local/bin","binary_path":"/home/u/rbee/target/release/rbee-hive","binary_name":"rbee-hive"}`,
-			want: daemoncontract.InstallConfig{
-				BinaryName: "rbee-hive",
-				BinaryPath: new("/home/u/rbee/target/release/rbee-hive"),
-				TargetPath: new("/usr/local/bin"),
-				JobID:      new("job-1"),
-			},
-			out: `{"binary_name":"rbee-hive","binary_path":"/home/u/rbee/target/release/rbee-hive","target_path":"/usr/local/bin","job_id":"job-1"}`,
-		},
-		{
-			name: "null optionals are absent",
-			in:   `{"binary_name":"rbee-hive","binary_path":null,"target_path":null,"job_id":null}`,
-			want: daemoncontract.InstallConfig{BinaryName: "rbee-hive"},
-			out:  `{"binary_name":"rbee-hive"}`,
-		},
-		{
-			name: "empty optionals are kept",
-			in:   `{"binary_name":"","binary_path":"","target_path":"","job_id":""}`,
-			want: daemoncontract.InstallConfig{BinaryPath: new(""), TargetPath: new(""), JobID: new("")},
-			out:  `{"binary_name":"","binary_path":"","target_path":"","job_id":""}`,
-		},
-		{
-			name: "HTML characters",
-			in:   `{"binary_name":"a<b>&c\u2028"}`,
-			want: daemoncontract.InstallConfig{BinaryName: "a<b>&c\u2028"},
-			out:  "{\"binary_name\":\"a<b>&c\u2028\"}",
-		},
-	}
-	for _, tt := range tests {
+	for _, tt := range installConfigJSONTests {
 		t.Run(tt.name, func(t *testing.T) {
 			checkRoundTrip(t, tt.in, tt.want, tt.out)
 		})
 	}
 }
 
+var installConfigDecodeErrorTests = []decodeErrorTest{
+	{"missing binary_name", `{}`, "binary_name"},
+	{"array binary_name", `{"binary_name":["rbee-hive"]}`, "binary_name"},
+	{"number target_path", `{"binary_name":"a","target_path":1}`, "target_path"},
+	{"object binary_path", `{"binary_name":"a","binary_path":{}}`, "binary_path"},
+	{"duplicate binary_name", `{"binary_name":"a","binary_name":"b"}`, "binary_name"},
+	{"duplicate null job_id", `{"binary_name":"a","job_id":null,"job_id":null}`, "job_id"},
+}
+
 func TestInstallConfigDecodeErrors(t *testing.T) {
-	tests := []struct {
-		name, in, field string
-	}{
-		{"missing binary_name", `{}`, "binary_name"},
-		{"array binary_name", `{"binary_name":["rbee-hive"]}`, "binary_name"},
-		{"number target_path", `{"binary_name":"a","target_path":1}`, "target_path"},
-		{"object binary_path", `{"binary_name":"a","binary_path":{}}`, "binary_path"},
-		{"duplicate binary_name", `{"binary_name":"a","binary_name":"b"}`, "binary_name"},
-		{"duplicate null job_id", `{"binary_name":"a","job_id":null,"job_id":null}`, "job_id"},
-	}
-	for _, tt := range tests {
+	for _, tt := range installConfigDecodeErrorTests {
 		t.Run(tt.name, func(t *testing.T) {
 			checkDecodeError[daemoncontract.InstallConfig](t, tt.in, tt.field)
 		})
 	}
 }
 
+var installResultJSONTests = []jsonTest[time.Time]{
+	{"2023", `{"binary_path":"/b","install_time":1700000000}`, time.Date(2023, 11, 14, 22, 13, 20, 0, time.UTC), `{"binary_path":"/b","install_time":1700000000}`},
+	{"the epoch", `{"binary_path":"/b","install_time":0}`, time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC), `{"binary_path":"/b","install_time":0}`},
+	{"year 2100", `{"binary_path":"/b","install_time":4102444800}`, time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), `{"binary_path":"/b","install_time":4102444800}`},
+	{
+		"largest seconds",
+		`{"binary_path":"/b","install_time":9223372036854775807}`,
+		time.Unix(math.MaxInt64, 0).UTC(),
+		`{"binary_path":"/b","install_time":9223372036854775807}`,
+	},
+	{
+		"where time.Before stops working",
+		`{"binary_path":"/b","install_time":9223371974719179008}`,
+		time.Unix(9223371974719179008, 0).UTC(),
+		`{"binary_path":"/b","install_time":9223371974719179008}`,
+	},
+}
+
 func TestInstallResultJSON(t *testing.T) {
-	tests := []struct {
-		name string
-		in   string
-		want time.Time
-		out  string
-	}{
-		{"2023", `{"binary_path":"/b","install_time":1700000000}`, time.Date(2023, 11, 14, 22, 13, 20, 0, time.UTC), `{"binary_path":"/b","install_time":1700000000}`},
-		{"the epoch", `{"binary_path":"/b","install_time":0}`, time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC), `{"binary_path":"/b","install_time":0}`},
-		{"year 2100", `{"binary_path":"/b","install_time":4102444800}`, time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), `{"binary_path":"/b","install_time":4102444800}`},
-		{
-			"largest seconds",
-			`{"binary_path":"/b","install_time":9223372036854775807}`,
-			time.Unix(math.MaxInt64, 0).UTC(),
-			`{"binary_path":"/b","install_time":9223372036854775807}`,
-		},
-		{
-			"where time.Before stops working",
-			`{"binary_path":"/b","install_time":9223371974719179008}`,
-			time.Unix(9223371974719179008, 0).UTC(),
-			`{"binary_path":"/b","install_time":9223371974719179008}`,
-		},
-	}
-	for _, tt := range tests {
+	for _, tt := range installResultJSONTests {
 		t.Run(tt.name, func(t *testing.T) {
 			checkRoundTrip(t, tt.in, daemoncontract.InstallResult{BinaryPath: "/b", InstallTime: tt.want}, tt.out)
 		})
@@ -154,23 +145,22 @@ func TestInstallResultEncodeBeforeEpoch(t *testing.T) {
 	}
 }
 
+var installResultDecodeErrorTests = []decodeErrorTest{
+	{"beyond int64 seconds", `{"binary_path":"/b","install_time":9223372036854775808}`, "install_time"},
+	{"u64 max", `{"binary_path":"/b","install_time":18446744073709551615}`, "install_time"},
+	{"beyond u64", `{"binary_path":"/b","install_time":18446744073709551616}`, "install_time"},
+	{"negative", `{"binary_path":"/b","install_time":-1}`, "install_time"},
+	{"fraction", `{"binary_path":"/b","install_time":1.5}`, "install_time"},
+	{"zero fraction", `{"binary_path":"/b","install_time":1700000000.0}`, "install_time"},
+	{"exponent", `{"binary_path":"/b","install_time":17e8}`, "install_time"},
+	{"RFC 3339 string", `{"binary_path":"/b","install_time":"2024-01-01T00:00:00Z"}`, "install_time"},
+	{"null", `{"binary_path":"/b","install_time":null}`, "install_time"},
+	{"missing install_time", `{"binary_path":"/b"}`, "install_time"},
+	{"missing binary_path", `{"install_time":1}`, "binary_path"},
+}
+
 func TestInstallResultDecodeErrors(t *testing.T) {
-	tests := []struct {
-		name, in, field string
-	}{
-		{"beyond int64 seconds", `{"binary_path":"/b","install_time":9223372036854775808}`, "install_time"},
-		{"u64 max", `{"binary_path":"/b","install_time":18446744073709551615}`, "install_time"},
-		{"beyond u64", `{"binary_path":"/b","install_time":18446744073709551616}`, "install_time"},
-		{"negative", `{"binary_path":"/b","install_time":-1}`, "install_time"},
-		{"fraction", `{"binary_path":"/b","install_time":1.5}`, "install_time"},
-		{"zero fraction", `{"binary_path":"/b","install_time":1700000000.0}`, "install_time"},
-		{"exponent", `{"binary_path":"/b","install_time":17e8}`, "install_time"},
-		{"RFC 3339 string", `{"binary_path":"/b","install_time":"2024-01-01T00:00:00Z"}`, "install_time"},
-		{"null", `{"binary_path":"/b","install_time":null}`, "install_time"},
-		{"missing install_time", `{"binary_path":"/b"}`, "install_time"},
-		{"missing binary_path", `{"install_time":1}`, "binary_path"},
-	}
-	for _, tt := range tests {
+	for _, tt := range installResultDecodeErrorTests {
 		t.Run(tt.name, func(t *testing.T) {
 			checkDecodeError[daemoncontract.InstallResult](t, tt.in, tt.field)
 		})
@@ -197,16 +187,15 @@ func TestUninstallConfigJSON(t *testing.T) {
 		`{"daemon_name":"queen-rbee","install_path":"/p","job_id":"j-9"}`)
 }
 
+var uninstallConfigDecodeErrorTests = []decodeErrorTest{
+	{"missing install_path", `{"daemon_name":"d"}`, "install_path"},
+	{"missing daemon_name", `{"install_path":"/p"}`, "daemon_name"},
+	{"null install_path", `{"daemon_name":"d","install_path":null}`, "install_path"},
+	{"bool job_id", `{"daemon_name":"d","install_path":"/p","job_id":false}`, "job_id"},
+}
+
 func TestUninstallConfigDecodeErrors(t *testing.T) {
-	tests := []struct {
-		name, in, field string
-	}{
-		{"missing install_path", `{"daemon_name":"d"}`, "install_path"},
-		{"missing daemon_name", `{"install_path":"/p"}`, "daemon_name"},
-		{"null install_path", `{"daemon_name":"d","install_path":null}`, "install_path"},
-		{"bool job_id", `{"daemon_name":"d","install_path":"/p","job_id":false}`, "job_id"},
-	}
-	for _, tt := range tests {
+	for _, tt := range uninstallConfigDecodeErrorTests {
 		t.Run(tt.name, func(t *testing.T) {
 			checkDecodeError[daemoncontract.UninstallConfig](t, tt.in, tt.field)
 		})

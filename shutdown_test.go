@@ -14,51 +14,47 @@ func TestNewShutdownConfig(t *testing.T) {
 	assert.Equal(t, uint64(5), daemoncontract.DefaultGracefulTimeoutSecs)
 }
 
+var shutdownConfigJSONTests = []jsonTest[daemoncontract.ShutdownConfig]{
+	{
+		name: "absent timeout is the default",
+		in:   `{"daemon_name":"rbee-hive","pid":4242}`,
+		want: daemoncontract.ShutdownConfig{DaemonName: "rbee-hive", PID: 4242, GracefulTimeoutSecs: 5},
+		out:  `{"daemon_name":"rbee-hive","pid":4242,"graceful_timeout_secs":5}`,
+	},
+	{
+		name: "all members",
+		in:   `{"daemon_name":"rbee-hive","pid":4242,"graceful_timeout_secs":30,"job_id":"j"}`,
+		want: daemoncontract.ShutdownConfig{DaemonName: "rbee-hive", PID: 4242, GracefulTimeoutSecs: 30, JobID: new("j")},
+		out:  `{"daemon_name":"rbee-hive","pid":4242,"graceful_timeout_secs":30,"job_id":"j"}`,
+	},
+	{
+		name: "explicit 0 is kept",
+		in:   `{"daemon_name":"h","pid":1,"graceful_timeout_secs":0}`,
+		want: daemoncontract.ShutdownConfig{DaemonName: "h", PID: 1},
+		out:  `{"daemon_name":"h","pid":1,"graceful_timeout_secs":0}`,
+	},
+	{
+		name: "largest timeout",
+		in:   `{"daemon_name":"h","pid":1,"graceful_timeout_secs":18446744073709551615}`,
+		want: daemoncontract.ShutdownConfig{DaemonName: "h", PID: 1, GracefulTimeoutSecs: 18446744073709551615},
+		out:  `{"daemon_name":"h","pid":1,"graceful_timeout_secs":18446744073709551615}`,
+	},
+	{
+		name: "pid 0 is kept on the wire",
+		in:   `{"daemon_name":"h","pid":0}`,
+		want: daemoncontract.ShutdownConfig{DaemonName: "h", PID: 0, GracefulTimeoutSecs: 5},
+		out:  `{"daemon_name":"h","pid":0,"graceful_timeout_secs":5}`,
+	},
+	{
+		name: "largest pid",
+		in:   `{"daemon_name":"h","pid":4294967295}`,
+		want: daemoncontract.ShutdownConfig{DaemonName: "h", PID: 4294967295, GracefulTimeoutSecs: 5},
+		out:  `{"daemon_name":"h","pid":4294967295,"graceful_timeout_secs":5}`,
+	},
+}
+
 func TestShutdownConfigJSON(t *testing.T) {
-	tests := []struct {
-		name string
-		in   string
-		want daemoncontract.ShutdownConfig
-		out  string
-	}{
-		{
-			name: "absent timeout is the default",
-			in:   `{"daemon_name":"rbee-hive","pid":4242}`,
-			want: daemoncontract.ShutdownConfig{DaemonName: "rbee-hive", PID: 4242, GracefulTimeoutSecs: 5},
-			out:  `{"daemon_name":"rbee-hive","pid":4242,"graceful_timeout_secs":5}`,
-		},
-		{
-			name: "all members",
-			in:   `{"daemon_name":"rbee-hive","pid":4242,"graceful_timeout_secs":30,"job_id":"j"}`,
-			want: daemoncontract.ShutdownConfig{DaemonName: "rbee-hive", PID: 4242, GracefulTimeoutSecs: 30, JobID: new("j")},
-			out:  `{"daemon_name":"rbee-hive","pid":4242,"graceful_timeout_secs":30,"job_id":"j"}`,
-		},
-		{
-			name: "explicit 0 is kept",
-			in:   `{"daemon_name":"h","pid":1,"graceful_timeout_secs":0}`,
-			want: daemoncontract.ShutdownConfig{DaemonName: "h", PID: 1},
-			out:  `{"daemon_name":"h","pid":1,"graceful_timeout_secs":0}`,
-		},
-		{
-			name: "largest timeout",
-			in:   `{"daemon_name":"h","pid":1,"graceful_timeout_secs":18446744073709551615}`,
-			want: daemoncontract.ShutdownConfig{DaemonName: "h", PID: 1, GracefulTimeoutSecs: 18446744073709551615},
-			out:  `{"daemon_name":"h","pid":1,"graceful_timeout_secs":18446744073709551615}`,
-		},
-		{
-			name: "pid 0 is kept on the wire",
-			in:   `{"daemon_name":"h","pid":0}`,
-			want: daemoncontract.ShutdownConfig{DaemonName: "h", PID: 0, GracefulTimeoutSecs: 5},
-			out:  `{"daemon_name":"h","pid":0,"graceful_timeout_secs":5}`,
-		},
-		{
-			name: "largest pid",
-			in:   `{"daemon_name":"h","pid":4294967295}`,
-			want: daemoncontract.ShutdownConfig{DaemonName: "h", PID: 4294967295, GracefulTimeoutSecs: 5},
-			out:  `{"daemon_name":"h","pid":4294967295,"graceful_timeout_secs":5}`,
-		},
-	}
-	for _, tt := range tests {
+	for _, tt := range shutdownConfigJSONTests {
 		t.Run(tt.name, func(t *testing.T) {
 			checkRoundTrip(t, tt.in, tt.want, tt.out)
 		})
@@ -72,25 +68,24 @@ func TestShutdownConfigDefaultIsNotInherited(t *testing.T) {
 	assert.Equal(t, daemoncontract.ShutdownConfig{DaemonName: "h", PID: 7, GracefulTimeoutSecs: 5}, c)
 }
 
+var shutdownConfigDecodeErrorTests = []decodeErrorTest{
+	{"missing pid never means pid 0", `{"daemon_name":"h"}`, "pid"},
+	{"null pid", `{"daemon_name":"h","pid":null}`, "pid"},
+	{"upper-case PID is unknown", `{"daemon_name":"h","PID":1}`, "pid"},
+	{"pid overflows u32", `{"daemon_name":"h","pid":4294967296}`, "pid"},
+	{"negative pid", `{"daemon_name":"h","pid":-5}`, "pid"},
+	{"exponent pid", `{"daemon_name":"h","pid":1e3}`, "pid"},
+	{"string pid", `{"daemon_name":"h","pid":"1"}`, "pid"},
+	{"duplicate pid", `{"daemon_name":"h","pid":1,"pid":2}`, "pid"},
+	{"missing daemon_name", `{"pid":1}`, "daemon_name"},
+	{"null timeout is not absent", `{"daemon_name":"h","pid":1,"graceful_timeout_secs":null}`, "graceful_timeout_secs"},
+	{"float timeout", `{"daemon_name":"h","pid":1,"graceful_timeout_secs":5.0}`, "graceful_timeout_secs"},
+	{"negative timeout", `{"daemon_name":"h","pid":1,"graceful_timeout_secs":-1}`, "graceful_timeout_secs"},
+	{"timeout beyond u64", `{"daemon_name":"h","pid":1,"graceful_timeout_secs":18446744073709551616}`, "graceful_timeout_secs"},
+}
+
 func TestShutdownConfigDecodeErrors(t *testing.T) {
-	tests := []struct {
-		name, in, field string
-	}{
-		{"missing pid never means pid 0", `{"daemon_name":"h"}`, "pid"},
-		{"null pid", `{"daemon_name":"h","pid":null}`, "pid"},
-		{"upper-case PID is unknown", `{"daemon_name":"h","PID":1}`, "pid"},
-		{"pid overflows u32", `{"daemon_name":"h","pid":4294967296}`, "pid"},
-		{"negative pid", `{"daemon_name":"h","pid":-5}`, "pid"},
-		{"exponent pid", `{"daemon_name":"h","pid":1e3}`, "pid"},
-		{"string pid", `{"daemon_name":"h","pid":"1"}`, "pid"},
-		{"duplicate pid", `{"daemon_name":"h","pid":1,"pid":2}`, "pid"},
-		{"missing daemon_name", `{"pid":1}`, "daemon_name"},
-		{"null timeout is not absent", `{"daemon_name":"h","pid":1,"graceful_timeout_secs":null}`, "graceful_timeout_secs"},
-		{"float timeout", `{"daemon_name":"h","pid":1,"graceful_timeout_secs":5.0}`, "graceful_timeout_secs"},
-		{"negative timeout", `{"daemon_name":"h","pid":1,"graceful_timeout_secs":-1}`, "graceful_timeout_secs"},
-		{"timeout beyond u64", `{"daemon_name":"h","pid":1,"graceful_timeout_secs":18446744073709551616}`, "graceful_timeout_secs"},
-	}
-	for _, tt := range tests {
+	for _, tt := range shutdownConfigDecodeErrorTests {
 		t.Run(tt.name, func(t *testing.T) {
 			checkDecodeError[daemoncontract.ShutdownConfig](t, tt.in, tt.field)
 		})
@@ -122,16 +117,15 @@ func TestHttpDaemonConfigJSON(t *testing.T) {
 		`{"daemon_name":"d","health_url":"http://h/health"}`)
 }
 
+var httpDaemonConfigDecodeErrorTests = []decodeErrorTest{
+	{"missing health_url", `{"daemon_name":"d"}`, "health_url"},
+	{"missing daemon_name", `{"health_url":"http://h/health"}`, "daemon_name"},
+	{"object health_url", `{"daemon_name":"d","health_url":{"url":"x"}}`, "health_url"},
+	{"number shutdown_endpoint", `{"daemon_name":"d","health_url":"http://h","shutdown_endpoint":1}`, "shutdown_endpoint"},
+}
+
 func TestHttpDaemonConfigDecodeErrors(t *testing.T) {
-	tests := []struct {
-		name, in, field string
-	}{
-		{"missing health_url", `{"daemon_name":"d"}`, "health_url"},
-		{"missing daemon_name", `{"health_url":"http://h/health"}`, "daemon_name"},
-		{"object health_url", `{"daemon_name":"d","health_url":{"url":"x"}}`, "health_url"},
-		{"number shutdown_endpoint", `{"daemon_name":"d","health_url":"http://h","shutdown_endpoint":1}`, "shutdown_endpoint"},
-	}
-	for _, tt := range tests {
+	for _, tt := range httpDaemonConfigDecodeErrorTests {
 		t.Run(tt.name, func(t *testing.T) {
 			checkDecodeError[daemoncontract.HttpDaemonConfig](t, tt.in, tt.field)
 		})

@@ -9,52 +9,47 @@ import (
 	"github.com/rbee-keeper/daemoncontract"
 )
 
+var statusRequestJSONTests = []jsonTest[daemoncontract.StatusRequest]{
+	{"id only", `{"id":"workstation"}`, daemoncontract.StatusRequest{ID: "workstation"}, `{"id":"workstation"}`},
+	{"with job_id", `{"id":"w","job_id":"job-123"}`, daemoncontract.StatusRequest{ID: "w", JobID: new("job-123")}, `{"id":"w","job_id":"job-123"}`},
+	{"null job_id is absent", `{"id":"w","job_id":null}`, daemoncontract.StatusRequest{ID: "w"}, `{"id":"w"}`},
+	{"empty strings are kept", `{"id":"","job_id":""}`, daemoncontract.StatusRequest{ID: "", JobID: new("")}, `{"id":"","job_id":""}`},
+	{"escaped name binds", `{"\u0069d":"w"}`, daemoncontract.StatusRequest{ID: "w"}, `{"id":"w"}`},
+	{"escapes in a value", `{"id":"tab\tq\"\\\u00e9\ud83d\ude00"}`, daemoncontract.StatusRequest{ID: "tab\tq\"\\é😀"}, `{"id":"tab\tq\"\\é😀"}`},
+	{"unknown members are ignored", `{"id":"w","extra":{"a":[1,{"b":null}]},"Job_ID":"x"}`, daemoncontract.StatusRequest{ID: "w"}, `{"id":"w"}`},
+	{"whitespace", " \n{ \"id\" : \"w\" }\t", daemoncontract.StatusRequest{ID: "w"}, `{"id":"w"}`},
+}
+
 func TestStatusRequestJSON(t *testing.T) {
-	tests := []struct {
-		name string
-		in   string
-		want daemoncontract.StatusRequest
-		out  string
-	}{
-		{"id only", `{"id":"workstation"}`, daemoncontract.StatusRequest{ID: "workstation"}, `{"id":"workstation"}`},
-		{"with job_id", `{"id":"w","job_id":"job-123"}`, daemoncontract.StatusRequest{ID: "w", JobID: new("job-123")}, `{"id":"w","job_id":"job-123"}`},
-		{"null job_id is absent", `{"id":"w","job_id":null}`, daemoncontract.StatusRequest{ID: "w"}, `{"id":"w"}`},
-		{"empty strings are kept", `{"id":"","job_id":""}`, daemoncontract.StatusRequest{ID: "", JobID: new("")}, `{"id":"","job_id":""}`},
-		{"escaped name binds", `{"\u0069d":"w"}`, daemoncontract.StatusRequest{ID: "w"}, `{"id":"w"}`},
-		{"escapes in a value", `{"id":"tab\tq\"\\\u00e9\ud83d\ude00"}`, daemoncontract.StatusRequest{ID: "tab\tq\"\\é😀"}, `{"id":"tab\tq\"\\é😀"}`},
-		{"unknown members are ignored", `{"id":"w","extra":{"a":[1,{"b":null}]},"Job_ID":"x"}`, daemoncontract.StatusRequest{ID: "w"}, `{"id":"w"}`},
-		{"whitespace", " \n{ \"id\" : \"w\" }\t", daemoncontract.StatusRequest{ID: "w"}, `{"id":"w"}`},
-	}
-	for _, tt := range tests {
+	for _, tt := range statusRequestJSONTests {
 		t.Run(tt.name, func(t *testing.T) {
 			checkRoundTrip(t, tt.in, tt.want, tt.out)
 		})
 	}
 }
 
+var statusRequestDecodeErrorTests = []decodeErrorTest{
+	{"missing id", `{}`, "id"},
+	{"null id", `{"id":null}`, "id"},
+	{"number id", `{"id":5}`, "id"},
+	{"object id", `{"id":{}}`, "id"},
+	{"upper-case ID is unknown", `{"ID":"w"}`, "id"},
+	{"duplicate id", `{"id":"a","id":"b"}`, "id"},
+	{"duplicate escaped id", `{"id":"a","\u0069d":"b"}`, "id"},
+	{"array job_id", `{"id":"w","job_id":["x"]}`, "job_id"},
+	{"lone surrogate", `{"id":"\ud800"}`, "id"},
+	{"lone low surrogate", `{"id":"a\udc00b"}`, "id"},
+	{"invalid UTF-8", "{\"id\":\"\xff\"}", "id"},
+	{"truncated UTF-8", "{\"id\":\"\xe2\x82\"}", "id"},
+	{"duplicate unknown member", `{"id":"w","x":1,"x":2}`, "x"},
+	{"duplicate name inside an unknown member", `{"id":"w","x":{"a":1,"a":2}}`, "x"},
+	{"duplicate name deep inside an unknown member", `{"id":"w","x":[{"a":[{"b":1,"b":1}]}]}`, "x"},
+	{"lone surrogate inside an unknown member", `{"id":"w","x":["\udfff"]}`, "x"},
+	{"invalid UTF-8 inside an unknown member", "{\"id\":\"w\",\"x\":{\"k\":\"\xc3\"}}", "x"},
+}
+
 func TestStatusRequestDecodeErrors(t *testing.T) {
-	tests := []struct {
-		name, in, field string
-	}{
-		{"missing id", `{}`, "id"},
-		{"null id", `{"id":null}`, "id"},
-		{"number id", `{"id":5}`, "id"},
-		{"object id", `{"id":{}}`, "id"},
-		{"upper-case ID is unknown", `{"ID":"w"}`, "id"},
-		{"duplicate id", `{"id":"a","id":"b"}`, "id"},
-		{"duplicate escaped id", `{"id":"a","\u0069d":"b"}`, "id"},
-		{"array job_id", `{"id":"w","job_id":["x"]}`, "job_id"},
-		{"lone surrogate", `{"id":"\ud800"}`, "id"},
-		{"lone low surrogate", `{"id":"a\udc00b"}`, "id"},
-		{"invalid UTF-8", "{\"id\":\"\xff\"}", "id"},
-		{"truncated UTF-8", "{\"id\":\"\xe2\x82\"}", "id"},
-		{"duplicate unknown member", `{"id":"w","x":1,"x":2}`, "x"},
-		{"duplicate name inside an unknown member", `{"id":"w","x":{"a":1,"a":2}}`, "x"},
-		{"duplicate name deep inside an unknown member", `{"id":"w","x":[{"a":[{"b":1,"b":1}]}]}`, "x"},
-		{"lone surrogate inside an unknown member", `{"id":"w","x":["\udfff"]}`, "x"},
-		{"invalid UTF-8 inside an unknown member", "{\"id\":\"w\",\"x\":{\"k\":\"\xc3\"}}", "x"},
-	}
-	for _, tt := range tests {
+	for _, tt := range statusRequestDecodeErrorTests {
 		t.Run(tt.name, func(t *testing.T) {
 			checkDecodeError[daemoncontract.StatusRequest](t, tt.in, tt.field)
 		})
@@ -77,85 +72,80 @@ func TestNotAnObject(t *testing.T) {
 	}
 }
 
+var statusResponseJSONTests = []jsonTest[daemoncontract.StatusResponse]{
+	{
+		name: "required only",
+		in:   `{"id":"w","is_running":false}`,
+		want: daemoncontract.StatusResponse{ID: "w"},
+		out:  `{"id":"w","is_running":false}`,
+	},
+	{
+		name: "all members",
+		in:   `{"id":"w","is_running":true,"health_status":"healthy","metadata":{"port":7833}}`,
+		want: daemoncontract.StatusResponse{ID: "w", IsRunning: true, HealthStatus: new("healthy"), Metadata: json.RawMessage(`{"port":7833}`)},
+		out:  `{"id":"w","is_running":true,"health_status":"healthy","metadata":{"port":7833}}`,
+	},
+	{
+		name: "null optionals are absent",
+		in:   `{"id":"w","is_running":true,"health_status":null,"metadata":null}`,
+		want: daemoncontract.StatusResponse{ID: "w", IsRunning: true},
+		out:  `{"id":"w","is_running":true}`,
+	},
+	{
+		name: "empty health_status and metadata object are kept",
+		in:   `{"id":"w","is_running":true,"health_status":"","metadata":{}}`,
+		want: daemoncontract.StatusResponse{ID: "w", IsRunning: true, HealthStatus: new(""), Metadata: json.RawMessage(`{}`)},
+		out:  `{"id":"w","is_running":true,"health_status":"","metadata":{}}`,
+	},
+	{
+		name: "metadata is compacted, its member order kept",
+		in:   "{\"id\":\"w\",\"is_running\":true,\"metadata\": { \"z\" : [ 1 , \"a b\" ] ,\n \"a\":2 } }",
+		want: daemoncontract.StatusResponse{ID: "w", IsRunning: true, Metadata: json.RawMessage(`{"z":[1,"a b"],"a":2}`)},
+		out:  `{"id":"w","is_running":true,"metadata":{"z":[1,"a b"],"a":2}}`,
+	},
+	{
+		name: "metadata array",
+		in:   `{"id":"w","is_running":true,"metadata":[1,"x",null,false]}`,
+		want: daemoncontract.StatusResponse{ID: "w", IsRunning: true, Metadata: json.RawMessage(`[1,"x",null,false]`)},
+		out:  `{"id":"w","is_running":true,"metadata":[1,"x",null,false]}`,
+	},
+	{
+		name: "metadata scalars",
+		in:   `{"id":"w","is_running":true,"metadata":-1.5e3}`,
+		want: daemoncontract.StatusResponse{ID: "w", IsRunning: true, Metadata: json.RawMessage(`-1.5e3`)},
+		out:  `{"id":"w","is_running":true,"metadata":-1.5e3}`,
+	},
+	{
+		name: "metadata false",
+		in:   `{"id":"w","is_running":true,"metadata":false}`,
+		want: daemoncontract.StatusResponse{ID: "w", IsRunning: true, Metadata: json.RawMessage(`false`)},
+		out:  `{"id":"w","is_running":true,"metadata":false}`,
+	},
+}
+
 func TestStatusResponseJSON(t *testing.T) {
-	tests := []struct {
-		name string
-		in   string
-		want daemoncontract.StatusResponse
-		out  string
-	}{
-		{
-			name: "required only",
-			in:   `{"id":"w","is_running":false}`,
-			want: daemoncontract.StatusResponse{ID: "w"},
-			out:  `{"id":"w","is_running":false}`,
-		},
-		{
-			name: "all members",
-			in:   `{"id":"w","is_running":true,"health_status":"healthy","metadata":{"port":7833}}`,
-			want: daemoncontract.StatusResponse{ID: "w", IsRunning: true, HealthStatus: new("healthy"), Metadata: json.RawMessage(`{"port":7833}`)},
-			out:  `{"id":"w","is_running":true,"health_status":"healthy","metadata":{"port":7833}}`,
-		},
-		{
-			name: "null optionals are absent",
-			in:   `{"id":"w","is_running":true,"health_status":null,"metadata":null}`,
-			want: daemoncontract.StatusResponse{ID: "w", IsRunning: true},
-			out:  `{"id":"w","is_running":true}`,
-		},
-		{
-			name: "empty health_status and metadata object are kept",
-			in:   `{"id":"w","is_running":true,"health_status":"","metadata":{}}`,
-			want: daemoncontract.StatusResponse{ID: "w", IsRunning: true, HealthStatus: new(""), Metadata: json.RawMessage(`{}`)},
-			out:  `{"id":"w","is_running":true,"health_status":"","metadata":{}}`,
-		},
-		{
-			name: "metadata is compacted, its member order kept",
-			in:   "{\"id\":\"w\",\"is_running\":true,\"metadata\": { \"z\" : [ 1 , \"a b\" ] ,\n \"a\":2 } }",
-			want: daemoncontract.StatusResponse{ID: "w", IsRunning: true, Metadata: json.RawMessage(`{"z":[1,"a b"],"a":2}`)},
-			out:  `{"id":"w","is_running":true,"metadata":{"z":[1,"a b"],"a":2}}`,
-		},
-		{
-			name: "metadata array",
-			in:   `{"id":"w","is_running":true,"metadata":[1,"x",null,false]}`,
-			want: daemoncontract.StatusResponse{ID: "w", IsRunning: true, Metadata: json.RawMessage(`[1,"x",null,false]`)},
-			out:  `{"id":"w","is_running":true,"metadata":[1,"x",null,false]}`,
-		},
-		{
-			name: "metadata scalars",
-			in:   `{"id":"w","is_running":true,"metadata":-1.5e3}`,
-			want: daemoncontract.StatusResponse{ID: "w", IsRunning: true, Metadata: json.RawMessage(`-1.5e3`)},
-			out:  `{"id":"w","is_running":true,"metadata":-1.5e3}`,
-		},
-		{
-			name: "metadata false",
-			in:   `{"id":"w","is_running":true,"metadata":false}`,
-			want: daemoncontract.StatusResponse{ID: "w", IsRunning: true, Metadata: json.RawMessage(`false`)},
-			out:  `{"id":"w","is_running":true,"metadata":false}`,
-		},
-	}
-	for _, tt := range tests {
+	for _, tt := range statusResponseJSONTests {
 		t.Run(tt.name, func(t *testing.T) {
 			checkRoundTrip(t, tt.in, tt.want, tt.out)
 		})
 	}
 }
 
+var statusResponseDecodeErrorTests = []decodeErrorTest{
+	{"missing is_running", `{"id":"w"}`, "is_running"},
+	{"missing id", `{"is_running":true}`, "id"},
+	{"number is_running", `{"id":"w","is_running":1}`, "is_running"},
+	{"string is_running", `{"id":"w","is_running":"true"}`, "is_running"},
+	{"bool health_status", `{"id":"w","is_running":true,"health_status":true}`, "health_status"},
+	{"duplicate metadata", `{"id":"w","is_running":true,"metadata":{"a":1},"metadata":{"b":2}}`, "metadata"},
+	{"duplicate name inside metadata", `{"id":"w","is_running":true,"metadata":{"a":1,"a":2}}`, "metadata"},
+	{"duplicate name deep inside metadata", `{"id":"w","is_running":true,"metadata":[{"a":{"b":1,"b":2}}]}`, "metadata"},
+	{"lone surrogate inside metadata", `{"id":"w","is_running":true,"metadata":{"a":"\ud834"}}`, "metadata"},
+	{"invalid UTF-8 inside metadata", "{\"id\":\"w\",\"is_running\":true,\"metadata\":[\"\xff\"]}", "metadata"},
+}
+
 func TestStatusResponseDecodeErrors(t *testing.T) {
-	tests := []struct {
-		name, in, field string
-	}{
-		{"missing is_running", `{"id":"w"}`, "is_running"},
-		{"missing id", `{"is_running":true}`, "id"},
-		{"number is_running", `{"id":"w","is_running":1}`, "is_running"},
-		{"string is_running", `{"id":"w","is_running":"true"}`, "is_running"},
-		{"bool health_status", `{"id":"w","is_running":true,"health_status":true}`, "health_status"},
-		{"duplicate metadata", `{"id":"w","is_running":true,"metadata":{"a":1},"metadata":{"b":2}}`, "metadata"},
-		{"duplicate name inside metadata", `{"id":"w","is_running":true,"metadata":{"a":1,"a":2}}`, "metadata"},
-		{"duplicate name deep inside metadata", `{"id":"w","is_running":true,"metadata":[{"a":{"b":1,"b":2}}]}`, "metadata"},
-		{"lone surrogate inside metadata", `{"id":"w","is_running":true,"metadata":{"a":"\ud834"}}`, "metadata"},
-		{"invalid UTF-8 inside metadata", "{\"id\":\"w\",\"is_running\":true,\"metadata\":[\"\xff\"]}", "metadata"},
-	}
-	for _, tt := range tests {
+	for _, tt := range statusResponseDecodeErrorTests {
 		t.Run(tt.name, func(t *testing.T) {
 			checkDecodeError[daemoncontract.StatusResponse](t, tt.in, tt.field)
 		})
@@ -213,22 +203,23 @@ func TestEncodeInvalidUTF8(t *testing.T) {
 	checkEncodeError(t, daemoncontract.StatusRequest{ID: "w", JobID: new("\xc3")}, "job_id", "must be valid UTF-8")
 }
 
+var syntaxErrorInputs = []string{
+	``,
+	` `,
+	`{`,
+	`{"id":"w1"`,
+	`{"id":"w1",}`,
+	`{"id" "w1"}`,
+	`{"id":"w","is_running":true,"metadata":{"a":`,
+	`{'id':'w'}`,
+	"{\"id\":\"a\tb\"}",
+	`{"id":01}`,
+}
+
 func TestSyntaxErrors(t *testing.T) {
 	// Errors in the JSON syntax itself may be the JSON package's own errors,
 	// but they must be errors, and leave the destination alone.
-	inputs := []string{
-		``,
-		` `,
-		`{`,
-		`{"id":"w1"`,
-		`{"id":"w1",}`,
-		`{"id" "w1"}`,
-		`{"id":"w","is_running":true,"metadata":{"a":`,
-		`{'id':'w'}`,
-		"{\"id\":\"a\tb\"}",
-		`{"id":01}`,
-	}
-	for _, in := range inputs {
+	for _, in := range syntaxErrorInputs {
 		for _, cd := range allCodecs {
 			r := daemoncontract.StatusRequest{ID: "before"}
 			assert.Error(t, cd.unmarshal([]byte(in), &r), "%s: %q", cd.name, in)

@@ -372,9 +372,11 @@ func describe(kind jsontext.Kind, raw jsontext.Value) string {
 	}
 }
 
-// pooledDecoder is a strict Decoder together with the reader it reads from.
+// pooledDecoder is a strict Decoder together with the buffer it reads from.
+// A bytes.Buffer hands the decoder the whole message at once, as
+// encoding/json/v2 does, so both report an error at the same place.
 type pooledDecoder struct {
-	r   bytes.Reader
+	buf bytes.Buffer
 	dec jsontext.Decoder
 }
 
@@ -388,8 +390,9 @@ const maxPooledInput = 64 << 10
 // is the UnmarshalJSON of every contract type.
 func decodeBytes(b []byte, l *layout, v values) error {
 	d := decoderPool.Get().(*pooledDecoder)
-	d.r.Reset(b)
-	d.dec.Reset(&d.r)
+	d.buf.Reset()
+	d.buf.Write(b) // a copy: the pool keeps no reference to the caller's bytes
+	d.dec.Reset(&d.buf)
 	err := decodeFrom(&d.dec, l, v)
 	if err == nil {
 		switch _, err2 := d.dec.ReadToken(); err2 {
@@ -400,7 +403,6 @@ func decodeBytes(b []byte, l *layout, v values) error {
 			err = err2
 		}
 	}
-	d.r.Reset(nil) // drop the caller's bytes
 	if len(b) <= maxPooledInput {
 		decoderPool.Put(d)
 	}

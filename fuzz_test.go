@@ -1,0 +1,161 @@
+package daemoncontract_test
+
+import (
+	"bytes"
+	"encoding/json"
+	jsonv2 "encoding/json/v2"
+	"errors"
+	"testing"
+
+	"github.com/rbee-keeper/daemoncontract"
+)
+
+// message is a pointer to one of the eight contract types.
+type message[T any] interface {
+	*T
+	json.Unmarshaler
+	Validate() error
+}
+
+// fuzzSeeds returns the conformance inputs for type typ, followed by extra.
+func fuzzSeeds(f *testing.F, typ string, extra ...string) {
+	for _, c := range loadConformance(f) {
+		if c.Type == typ {
+			f.Add([]byte(c.Input))
+		}
+	}
+	for _, in := range extra {
+		f.Add([]byte(in))
+	}
+	for _, in := range append(syntaxErrorInputs, invalidNameInputs...) {
+		f.Add([]byte(in))
+	}
+}
+
+// inputs returns the messages of the tables of decoding tests for T.
+func inputs[T any](ok []jsonTest[T], bad []decodeErrorTest) []string {
+	var out []string
+	for _, c := range ok {
+		out = append(out, c.in)
+	}
+	for _, c := range bad {
+		out = append(out, c.in)
+	}
+	return out
+}
+
+// fuzzMessage checks, for any input, that:
+//   - decoding does not panic, through encoding/json, encoding/json/v2 or
+//     UnmarshalJSON, and all three agree on whether the input is a message
+//     and on what it holds;
+//   - a message that decodes encodes again without error;
+//   - encoding is a fixed point: encode(decode(encode(x))) == encode(x),
+//     through either package;
+//   - Validate does not panic.
+func fuzzMessage[T any, P message[T]](f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var viaV1, viaV2, viaMethod T
+		errV1 := json.Unmarshal(data, &viaV1)
+		errV2 := jsonv2.Unmarshal(data, &viaV2)
+		errMethod := P(&viaMethod).UnmarshalJSON(data)
+		if (errV1 == nil) != (errV2 == nil) || (errV2 == nil) != (errMethod == nil) {
+			t.Fatalf("entry points disagree on %q:\n json:    %v\n jsonv2:  %v\n methods: %v", data, errV1, errV2, errMethod)
+		}
+		checkSameField(t, data, errV1, errV2, errMethod)
+		_ = P(&viaV1).Validate()
+		if errV1 != nil {
+			return
+		}
+		if !equalJSON(t, viaV1, viaV2) || !equalJSON(t, viaV2, viaMethod) {
+			t.Fatalf("entry points decode %q differently: %+v, %+v, %+v", data, viaV1, viaV2, viaMethod)
+		}
+
+		for _, cd := range codecs {
+			first, err := cd.marshal(viaV1)
+			if err != nil {
+				t.Fatalf("%s: a decoded message must encode: %q: %v", cd.name, data, err)
+			}
+			var again T
+			if err := cd.unmarshal(first, &again); err != nil {
+				t.Fatalf("%s: an encoded message must decode: %s: %v", cd.name, first, err)
+			}
+			second, err := cd.marshal(again)
+			if err != nil {
+				t.Fatalf("%s: encode again: %v", cd.name, err)
+			}
+			if !bytes.Equal(first, second) {
+				t.Fatalf("%s: encoding is not a fixed point:\n %s\n %s", cd.name, first, second)
+			}
+		}
+	})
+}
+
+// checkSameField fails unless the errors name the same field, where they are
+// *FieldErrors.
+func checkSameField(t *testing.T, data []byte, errs ...error) {
+	t.Helper()
+	field := ""
+	found := false
+	for _, err := range errs {
+		if fe, ok := errors.AsType[*daemoncontract.FieldError](err); ok {
+			if found && fe.Field != field {
+				t.Fatalf("entry points name different fields for %q: %v", data, errs)
+			}
+			field, found = fe.Field, true
+		}
+	}
+}
+
+// equalJSON reports whether a and b encode to the same bytes.
+func equalJSON(t *testing.T, a, b any) bool {
+	t.Helper()
+	x, errX := jsonv2.Marshal(a)
+	y, errY := jsonv2.Marshal(b)
+	return errX == nil && errY == nil && bytes.Equal(x, y)
+}
+
+func FuzzDaemonHandle(f *testing.F) {
+	fuzzSeeds(f, "DaemonHandle",
+		inputs(daemonHandleJSONTests, daemonHandleDecodeErrorTests)...)
+	fuzzMessage[daemoncontract.DaemonHandle](f)
+}
+
+func FuzzStatusRequest(f *testing.F) {
+	fuzzSeeds(f, "StatusRequest",
+		inputs(statusRequestJSONTests, statusRequestDecodeErrorTests)...)
+	fuzzMessage[daemoncontract.StatusRequest](f)
+}
+
+func FuzzStatusResponse(f *testing.F) {
+	fuzzSeeds(f, "StatusResponse",
+		inputs(statusResponseJSONTests, statusResponseDecodeErrorTests)...)
+	fuzzMessage[daemoncontract.StatusResponse](f)
+}
+
+func FuzzInstallConfig(f *testing.F) {
+	fuzzSeeds(f, "InstallConfig",
+		inputs(installConfigJSONTests, installConfigDecodeErrorTests)...)
+	fuzzMessage[daemoncontract.InstallConfig](f)
+}
+
+func FuzzInstallResult(f *testing.F) {
+	fuzzSeeds(f, "InstallResult",
+		inputs(installResultJSONTests, installResultDecodeErrorTests)...)
+	fuzzMessage[daemoncontract.InstallResult](f)
+}
+
+func FuzzUninstallConfig(f *testing.F) {
+	fuzzSeeds(f, "UninstallConfig", inputs[daemoncontract.UninstallConfig](nil, uninstallConfigDecodeErrorTests)...)
+	fuzzMessage[daemoncontract.UninstallConfig](f)
+}
+
+func FuzzHttpDaemonConfig(f *testing.F) {
+	fuzzSeeds(f, "HttpDaemonConfig", inputs[daemoncontract.HttpDaemonConfig](nil, httpDaemonConfigDecodeErrorTests)...)
+	fuzzMessage[daemoncontract.HttpDaemonConfig](f)
+}
+
+func FuzzShutdownConfig(f *testing.F) {
+	fuzzSeeds(f, "ShutdownConfig",
+		inputs(shutdownConfigJSONTests, shutdownConfigDecodeErrorTests)...)
+	fuzzMessage[daemoncontract.ShutdownConfig](f)
+}
