@@ -10,12 +10,14 @@ GO ?= go
 GOFMT = "$$($(GO) env GOROOT)/bin/gofmt"
 # Statement coverage the package must keep.
 COVER_MIN ?= 95
+# Tools, pinned, run with go run so that go.mod gains no dependencies.
+STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # How long make fuzz runs each fuzz target.
 FUZZTIME ?= 30s
 # Every fuzz target of the package, one per contract type.
 FUZZ_TARGETS = $(shell grep -ho '^func Fuzz[A-Za-z0-9_]*' *_test.go | cut -c6-)
 
-.PHONY: test fmtcheck vet cover fuzz
+.PHONY: test fmtcheck vet lint apicheck apibaseline cover fuzz
 
 ## test: formatting check, go vet, and every test under the race detector.
 test: fmtcheck vet
@@ -26,6 +28,19 @@ fmtcheck:
 
 vet:
 	$(GO) vet ./...
+
+## lint: gofmt, go vet and staticcheck (every check; see staticcheck.conf).
+lint: fmtcheck vet
+	$(GO) run $(STATICCHECK) ./...
+
+## apicheck: fail if the exported API differs from api/daemoncontract.txt.
+apicheck:
+	$(GO) test -count=1 ./internal/apicheck
+
+## apibaseline: rewrite api/daemoncontract.txt after a deliberate API change;
+## commit it with the change, and for an incompatible one say why.
+apibaseline:
+	$(GO) test -count=1 ./internal/apicheck -args -update-api
 
 ## cover: statement coverage of the package; fails below COVER_MIN percent.
 cover:

@@ -34,13 +34,17 @@ func ExampleDaemonHandle() {
 // Downstream lifecycle packages alias the handle instead of wrapping it, so
 // that a queen handle, a hive handle and a worker handle are one type.
 func ExampleDaemonHandle_alias() {
-	type QueenHandle = daemoncontract.DaemonHandle
-	type HiveHandle = daemoncontract.DaemonHandle
+	type QueenHandle = daemoncontract.DaemonHandle // in queenlifecycle
+	type HiveHandle = daemoncontract.DaemonHandle  // in hivelifecycle
 
-	var queen QueenHandle = daemoncontract.AlreadyRunning("queen-rbee", "http://localhost:7833")
-	var hive HiveHandle = queen // no conversion: the same type
+	ensureQueen := func() QueenHandle {
+		return daemoncontract.AlreadyRunning("queen-rbee", "http://localhost:7833")
+	}
+	describe := func(h HiveHandle) string {
+		return fmt.Sprint(h.DaemonName(), " ", h.ShouldCleanup())
+	}
 
-	fmt.Println(hive.DaemonName(), hive.ShouldCleanup())
+	fmt.Println(describe(ensureQueen())) // no conversion: the same type
 	// Output:
 	// queen-rbee false
 }
