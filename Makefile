@@ -17,7 +17,11 @@ FUZZTIME ?= 30s
 # Every fuzz target of the package, one per contract type.
 FUZZ_TARGETS = $(shell grep -ho '^func Fuzz[A-Za-z0-9_]*' *_test.go | cut -c6-)
 
-.PHONY: test fmtcheck vet lint apicheck apibaseline cover fuzz
+.PHONY: demo test fmtcheck vet lint apicheck apibaseline cover fuzz
+
+## demo: start a real daemon and walk its lifecycle through the contract.
+demo:
+	$(GO) run ./examples/demo
 
 ## test: formatting check, go vet, and every test under the race detector.
 test: fmtcheck vet

@@ -1,0 +1,47 @@
+// Package hivelifecycle manages rbee-hive, the daemon that runs workers on one machine.
+//
+// It is an example of a downstream lifecycle package: the seed plan's
+// migration step in Go. It aliases the contract's handle instead of defining
+// its own, so a HiveHandle is a daemoncontract.DaemonHandle and needs no
+// conversion, and it leaves the work to the shared example package
+// [github.com/rbee-keeper/daemoncontract/examples/lifecycle].
+package hivelifecycle
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/rbee-keeper/daemoncontract"
+	"github.com/rbee-keeper/daemoncontract/examples/lifecycle"
+)
+
+// HiveHandle is the handle of a hive: the contract's handle under this
+// package's name.
+type HiveHandle = daemoncontract.DaemonHandle
+
+// DaemonName is the daemon's name on the wire and in narration.
+const DaemonName = "rbee-hive"
+
+// DefaultPort is the port the daemon listens on unless configured otherwise.
+const DefaultPort = 7835
+
+// Config returns the HTTP config of the daemon on host and port: its health
+// check at /health and its shutdown endpoint at /v1/shutdown.
+func Config(host string, port int) daemoncontract.HttpDaemonConfig {
+	return daemoncontract.HttpDaemonConfig{
+		DaemonName:       DaemonName,
+		HealthURL:        "http://" + host + ":" + strconv.Itoa(port) + "/health",
+		ShutdownEndpoint: new("/v1/shutdown"),
+	}
+}
+
+// Ensure starts the daemon with start unless it is already running; see
+// [lifecycle.Ensure].
+func Ensure(ctx context.Context, cfg daemoncontract.HttpDaemonConfig, start func(context.Context) (uint32, error)) (HiveHandle, error) {
+	return lifecycle.Ensure(ctx, cfg, start)
+}
+
+// Stop stops the daemon if h says this tool started it; see [lifecycle.Stop].
+func Stop(ctx context.Context, h HiveHandle, cfg daemoncontract.ShutdownConfig, daemon daemoncontract.HttpDaemonConfig) (lifecycle.Outcome, error) {
+	return lifecycle.Stop(ctx, h, cfg, daemon)
+}
