@@ -12,12 +12,14 @@ GOFMT = "$$($(GO) env GOROOT)/bin/gofmt"
 COVER_MIN ?= 95
 # Tools, pinned, run with go run so that go.mod gains no dependencies.
 STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# How many times make bench runs each benchmark; the table shows medians.
+BENCHCOUNT ?= 6
 # How long make fuzz runs each fuzz target.
 FUZZTIME ?= 30s
 # Every fuzz target of the package, one per contract type.
 FUZZ_TARGETS = $(shell grep -ho '^func Fuzz[A-Za-z0-9_]*' *_test.go | cut -c6-)
 
-.PHONY: demo test fmtcheck vet lint apicheck apibaseline cover fuzz
+.PHONY: demo test fmtcheck vet lint apicheck apibaseline cover bench fuzz
 
 ## demo: start a real daemon and walk its lifecycle through the contract.
 demo:
@@ -51,6 +53,12 @@ cover:
 	$(GO) test -count=1 -coverprofile=coverage.out .
 	@$(GO) tool cover -func=coverage.out | awk -v min=$(COVER_MIN) \
 		'/^total:/ { sub("%", "", $$3); print "coverage: " $$3 "% (minimum " min "%)"; if ($$3 + 0 < min) exit 1 }'
+
+## bench: run the benchmarks BENCHCOUNT times (raw output in bench.txt) and
+## print, per contract type, the contract/plain time ratios and allocations.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) . > bench.txt
+	@$(GO) run ./internal/benchratio < bench.txt
 
 ## fuzz: run each fuzz target for FUZZTIME (default 30s). A failing input is
 ## saved under testdata/fuzz/<target>/; commit it as a regression case.

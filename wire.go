@@ -81,9 +81,11 @@ func commit[T any](dst, v *T, err error) error {
 // encoding/json (v1) hands its methods a Decoder and an Encoder that allow
 // both; the contract allows neither, whatever the caller's options.
 func lenient(opts jsontext.Options) bool {
-	dup, _ := jsonv2.GetOption(opts, jsontext.AllowDuplicateNames)
+	if dup, _ := jsonv2.GetOption(opts, jsontext.AllowDuplicateNames); dup {
+		return true
+	}
 	utf, _ := jsonv2.GetOption(opts, jsontext.AllowInvalidUTF8)
-	return dup || utf
+	return utf
 }
 
 var (
@@ -230,7 +232,17 @@ func revalidate(raw jsontext.Value) error {
 // UTF-8 and lone surrogates, which a lenient decoder lets through.
 func text(raw jsontext.Value, check bool) ([]byte, error) {
 	inner := raw[1 : len(raw)-1]
-	if bytes.IndexByte(inner, '\\') < 0 && (!check || utf8.Valid(inner)) {
+	// One pass finds what matters: an escape, and bytes outside ASCII.
+	escaped, ascii := false, true
+	for _, c := range inner {
+		switch {
+		case c == '\\':
+			escaped = true
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	if !escaped && (ascii || !check || utf8.Valid(inner)) {
 		return inner, nil
 	}
 	// AppendUnquote resolves escapes and reports invalid UTF-8 and lone
@@ -329,15 +341,32 @@ func decodeValue(dec *jsontext.Decoder, dst any, check bool) error {
 
 // parseUint returns the value of raw, which must be a JSON integer below
 // 1<<bits, written as plain digits: no sign, fraction or exponent. want says
-// what the member must be, for the error. (strconv.ParseUint takes any bits
-// in 1..64; 63 gives the range of a non-negative int64.)
+// what the member must be, for the error.
 func parseUint(raw jsontext.Value, bits int, want string) (uint64, error) {
-	if raw.Kind() == '0' {
-		if n, err := strconv.ParseUint(string(raw), 10, bits); err == nil {
-			return n, nil
-		}
+	max := uint64(1)<<bits - 1 // bits is at most 64: 1<<64 is 0, and 0-1 wraps to the largest uint64
+	n, ok := digits(raw)
+	if !ok || n > max {
+		return 0, mustBe(want, raw)
 	}
-	return 0, mustBe(want, raw)
+	return n, nil
+}
+
+// digits returns the value of raw if it is an unsigned decimal integer that
+// fits in a uint64. JSON's grammar rules out leading zeros.
+func digits(raw []byte) (uint64, bool) {
+	if len(raw) == 0 || len(raw) > 19 {
+		// Twenty digits may overflow; strconv checks. Longer never fits.
+		n, err := strconv.ParseUint(string(raw), 10, 64)
+		return n, err == nil
+	}
+	var n uint64 // below 10^19, so n*10+9 cannot overflow
+	for _, c := range raw {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	return n, true
 }
 
 // maxExcerpt bounds how much of a number an error message quotes.
@@ -425,12 +454,11 @@ var (
 // Strings are checked here on every path, so that the error reads the same
 // whichever package the caller used.
 func encodeTo(enc *jsontext.Encoder, l *layout, v values) error {
-	check := lenient(enc.Options())
 	if err := enc.WriteToken(jsontext.BeginObject); err != nil {
 		return err
 	}
 	for i := range l.members {
-		if err := encodeMember(enc, l.members[i].name, v[i], check); err != nil {
+		if err := encodeMember(enc, l.members[i].name, v[i]); err != nil {
 			return &FieldError{Type: l.typ, Field: l.members[i].name, Err: err}
 		}
 	}
@@ -438,13 +466,12 @@ func encodeTo(enc *jsontext.Encoder, l *layout, v values) error {
 }
 
 // encodeMember writes one member to enc, or nothing when it is optional and
-// absent. Under check it first rejects metadata that a lenient enc would
-// accept.
-func encodeMember(enc *jsontext.Encoder, name string, src any, check bool) error {
+// absent. It first rejects metadata that a lenient enc would accept.
+func encodeMember(enc *jsontext.Encoder, name string, src any) error {
 	var val jsontext.Token
 	switch p := src.(type) {
 	case *string:
-		if !utf8.ValidString(*p) {
+		if !validUTF8(*p) {
 			return errInvalidUTF8
 		}
 		val = jsontext.String(*p)
@@ -452,7 +479,7 @@ func encodeMember(enc *jsontext.Encoder, name string, src any, check bool) error
 		if *p == nil {
 			return nil
 		}
-		if !utf8.ValidString(**p) {
+		if !validUTF8(**p) {
 			return errInvalidUTF8
 		}
 		val = jsontext.String(**p)
@@ -479,7 +506,9 @@ func encodeMember(enc *jsontext.Encoder, name string, src any, check bool) error
 		if len(*p) == 0 {
 			return nil
 		}
-		if check {
+		// A strict enc checks metadata as it writes it; a lenient one
+		// (encoding/json's) needs it checked first.
+		if lenient(enc.Options()) {
 			if err := revalidate(*p); err != nil {
 				return fmt.Errorf("%w: %w", errInvalidJSON, err)
 			}
@@ -499,6 +528,17 @@ func encodeMember(enc *jsontext.Encoder, name string, src any, check bool) error
 		return err
 	}
 	return enc.WriteToken(val)
+}
+
+// validUTF8 is utf8.ValidString, faster for the short ASCII strings that
+// contract messages mostly hold.
+func validUTF8(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return utf8.ValidString(s[i:])
+		}
+	}
+	return true
 }
 
 // encodeBytes returns the JSON encoding of v, which l describes. It is the
