@@ -79,6 +79,23 @@ type decodeErrorTest struct {
 	name, in, field string
 }
 
+// runJSONTests runs checkRoundTrip on every case, as a subtest.
+func runJSONTests[T any](t *testing.T, tests []jsonTest[T]) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { checkRoundTrip(t, tt.in, tt.want, tt.out) })
+	}
+}
+
+// runDecodeErrorTests runs checkDecodeError for T on every case, as a
+// subtest.
+func runDecodeErrorTests[T any](t *testing.T, tests []decodeErrorTest) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { checkDecodeError[T](t, tt.in, tt.field) })
+	}
+}
+
 // checkRoundTrip decodes in through every entry point, expects want, and
 // expects want to encode as out (before each codec's escaping).
 func checkRoundTrip[T any](t *testing.T, in string, want T, out string) {

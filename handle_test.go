@@ -157,11 +157,7 @@ var daemonHandleJSONTests = []jsonTest[daemoncontract.DaemonHandle]{
 }
 
 func TestDaemonHandleJSON(t *testing.T) {
-	for _, tt := range daemonHandleJSONTests {
-		t.Run(tt.name, func(t *testing.T) {
-			checkRoundTrip(t, tt.in, tt.want, tt.out)
-		})
-	}
+	runJSONTests(t, daemonHandleJSONTests)
 }
 
 func TestDaemonHandleAlreadyRunningWithPID(t *testing.T) {
@@ -208,9 +204,5 @@ var daemonHandleDecodeErrorTests = []decodeErrorTest{
 }
 
 func TestDaemonHandleDecodeErrors(t *testing.T) {
-	for _, tt := range daemonHandleDecodeErrorTests {
-		t.Run(tt.name, func(t *testing.T) {
-			checkDecodeError[daemoncontract.DaemonHandle](t, tt.in, tt.field)
-		})
-	}
+	runDecodeErrorTests[daemoncontract.DaemonHandle](t, daemonHandleDecodeErrorTests)
 }

@@ -50,11 +50,7 @@ var installConfigJSONTests = []jsonTest[daemoncontract.InstallConfig]{
 }
 
 func TestInstallConfigJSON(t *testing.T) {
-	for _, tt := range installConfigJSONTests {
-		t.Run(tt.name, func(t *testing.T) {
-			checkRoundTrip(t, tt.in, tt.want, tt.out)
-		})
-	}
+	runJSONTests(t, installConfigJSONTests)
 }
 
 var installConfigDecodeErrorTests = []decodeErrorTest{
@@ -67,11 +63,7 @@ var installConfigDecodeErrorTests = []decodeErrorTest{
 }
 
 func TestInstallConfigDecodeErrors(t *testing.T) {
-	for _, tt := range installConfigDecodeErrorTests {
-		t.Run(tt.name, func(t *testing.T) {
-			checkDecodeError[daemoncontract.InstallConfig](t, tt.in, tt.field)
-		})
-	}
+	runDecodeErrorTests[daemoncontract.InstallConfig](t, installConfigDecodeErrorTests)
 }
 
 var installResultJSONTests = []jsonTest[time.Time]{
@@ -160,11 +152,7 @@ var installResultDecodeErrorTests = []decodeErrorTest{
 }
 
 func TestInstallResultDecodeErrors(t *testing.T) {
-	for _, tt := range installResultDecodeErrorTests {
-		t.Run(tt.name, func(t *testing.T) {
-			checkDecodeError[daemoncontract.InstallResult](t, tt.in, tt.field)
-		})
-	}
+	runDecodeErrorTests[daemoncontract.InstallResult](t, installResultDecodeErrorTests)
 }
 
 func TestNumberExcerptIsBounded(t *testing.T) {
@@ -195,9 +183,5 @@ var uninstallConfigDecodeErrorTests = []decodeErrorTest{
 }
 
 func TestUninstallConfigDecodeErrors(t *testing.T) {
-	for _, tt := range uninstallConfigDecodeErrorTests {
-		t.Run(tt.name, func(t *testing.T) {
-			checkDecodeError[daemoncontract.UninstallConfig](t, tt.in, tt.field)
-		})
-	}
+	runDecodeErrorTests[daemoncontract.UninstallConfig](t, uninstallConfigDecodeErrorTests)
 }

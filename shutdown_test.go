@@ -54,11 +54,7 @@ var shutdownConfigJSONTests = []jsonTest[daemoncontract.ShutdownConfig]{
 }
 
 func TestShutdownConfigJSON(t *testing.T) {
-	for _, tt := range shutdownConfigJSONTests {
-		t.Run(tt.name, func(t *testing.T) {
-			checkRoundTrip(t, tt.in, tt.want, tt.out)
-		})
-	}
+	runJSONTests(t, shutdownConfigJSONTests)
 }
 
 func TestShutdownConfigDefaultIsNotInherited(t *testing.T) {
@@ -85,11 +81,7 @@ var shutdownConfigDecodeErrorTests = []decodeErrorTest{
 }
 
 func TestShutdownConfigDecodeErrors(t *testing.T) {
-	for _, tt := range shutdownConfigDecodeErrorTests {
-		t.Run(tt.name, func(t *testing.T) {
-			checkDecodeError[daemoncontract.ShutdownConfig](t, tt.in, tt.field)
-		})
-	}
+	runDecodeErrorTests[daemoncontract.ShutdownConfig](t, shutdownConfigDecodeErrorTests)
 }
 
 func TestShutdownConfigErrorText(t *testing.T) {
@@ -125,9 +117,5 @@ var httpDaemonConfigDecodeErrorTests = []decodeErrorTest{
 }
 
 func TestHttpDaemonConfigDecodeErrors(t *testing.T) {
-	for _, tt := range httpDaemonConfigDecodeErrorTests {
-		t.Run(tt.name, func(t *testing.T) {
-			checkDecodeError[daemoncontract.HttpDaemonConfig](t, tt.in, tt.field)
-		})
-	}
+	runDecodeErrorTests[daemoncontract.HttpDaemonConfig](t, httpDaemonConfigDecodeErrorTests)
 }

@@ -21,11 +21,7 @@ var statusRequestJSONTests = []jsonTest[daemoncontract.StatusRequest]{
 }
 
 func TestStatusRequestJSON(t *testing.T) {
-	for _, tt := range statusRequestJSONTests {
-		t.Run(tt.name, func(t *testing.T) {
-			checkRoundTrip(t, tt.in, tt.want, tt.out)
-		})
-	}
+	runJSONTests(t, statusRequestJSONTests)
 }
 
 var statusRequestDecodeErrorTests = []decodeErrorTest{
@@ -49,11 +45,7 @@ var statusRequestDecodeErrorTests = []decodeErrorTest{
 }
 
 func TestStatusRequestDecodeErrors(t *testing.T) {
-	for _, tt := range statusRequestDecodeErrorTests {
-		t.Run(tt.name, func(t *testing.T) {
-			checkDecodeError[daemoncontract.StatusRequest](t, tt.in, tt.field)
-		})
-	}
+	runDecodeErrorTests[daemoncontract.StatusRequest](t, statusRequestDecodeErrorTests)
 }
 
 func TestNotAnObject(t *testing.T) {
@@ -124,11 +116,7 @@ var statusResponseJSONTests = []jsonTest[daemoncontract.StatusResponse]{
 }
 
 func TestStatusResponseJSON(t *testing.T) {
-	for _, tt := range statusResponseJSONTests {
-		t.Run(tt.name, func(t *testing.T) {
-			checkRoundTrip(t, tt.in, tt.want, tt.out)
-		})
-	}
+	runJSONTests(t, statusResponseJSONTests)
 }
 
 var statusResponseDecodeErrorTests = []decodeErrorTest{
@@ -145,11 +133,7 @@ var statusResponseDecodeErrorTests = []decodeErrorTest{
 }
 
 func TestStatusResponseDecodeErrors(t *testing.T) {
-	for _, tt := range statusResponseDecodeErrorTests {
-		t.Run(tt.name, func(t *testing.T) {
-			checkDecodeError[daemoncontract.StatusResponse](t, tt.in, tt.field)
-		})
-	}
+	runDecodeErrorTests[daemoncontract.StatusResponse](t, statusResponseDecodeErrorTests)
 }
 
 func TestStatusResponseMetadataEscapes(t *testing.T) {

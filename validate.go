@@ -224,11 +224,8 @@ func epochRule(dst any) error {
 	if !ok {
 		return errUnsupportedType
 	}
-	// Unix, not Before: Before answers wrongly after year 292277026596.
-	if p.Unix() < 0 {
-		return fmt.Errorf("%w, got %s", errBeforeEpoch, p.Format(time.RFC3339))
-	}
-	return nil
+	_, err := unixSeconds(*p)
+	return err
 }
 
 // jsonRule: metadata, when present, must be valid JSON: one value, valid
@@ -242,7 +239,7 @@ func jsonRule(dst any) error {
 		return nil
 	}
 	if err := revalidate(*p); err != nil {
-		return fmt.Errorf("%w: %w", errInvalidJSON, err)
+		return metadataError(err)
 	}
 	return nil
 }

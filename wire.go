@@ -96,6 +96,9 @@ var (
 
 	errNotObject    = errors.New("must be a JSON object")
 	errTrailingData = errors.New("must be a single JSON object, but more data follows it")
+	errInvalidUTF8  = errors.New("must be valid UTF-8")
+	errBeforeEpoch  = errors.New("must not be before the Unix epoch")
+	errInvalidJSON  = errors.New("must be valid JSON")
 )
 
 // decodeFrom reads one JSON object from dec into v, which l describes. It is
@@ -225,6 +228,21 @@ func revalidate(raw jsontext.Value) error {
 	}
 	_, err := jsontext.AppendFormat(nil, raw) // to say why
 	return err
+}
+
+// metadataError returns the error for metadata that is not valid JSON,
+// wrapping err, the JSON package's reason.
+func metadataError(err error) error { return fmt.Errorf("%w: %w", errInvalidJSON, err) }
+
+// unixSeconds returns t as whole seconds since the Unix epoch, the wire's
+// form of a time, or an error for a time before the epoch. It tests Unix, not
+// Before: Before answers wrongly for times after year 292277026596.
+func unixSeconds(t time.Time) (int64, error) {
+	secs := t.Unix()
+	if secs < 0 {
+		return 0, fmt.Errorf("%w, got %s", errBeforeEpoch, t.Format(time.RFC3339))
+	}
+	return secs, nil
 }
 
 // text returns what raw, a JSON string read by a decoder, stands for. The
@@ -438,12 +456,6 @@ func decodeBytes(b []byte, l *layout, v values) error {
 	return err
 }
 
-var (
-	errInvalidUTF8 = errors.New("must be valid UTF-8")
-	errBeforeEpoch = errors.New("must not be before the Unix epoch")
-	errInvalidJSON = errors.New("must be valid JSON")
-)
-
 // encodeTo writes v, which l describes, to enc as one JSON object in wire
 // order, leaving out absent optional members. It is the MarshalJSONTo of
 // every contract type.
@@ -495,11 +507,9 @@ func encodeMember(enc *jsontext.Encoder, name string, src any) error {
 	case *uint64:
 		val = jsontext.Uint(*p)
 	case *time.Time:
-		// Unix, not Before: Before answers wrongly for times after year
-		// 292277026596.
-		secs := p.Unix()
-		if secs < 0 {
-			return fmt.Errorf("%w, got %s", errBeforeEpoch, p.Format(time.RFC3339))
+		secs, err := unixSeconds(*p)
+		if err != nil {
+			return err
 		}
 		val = jsontext.Uint(uint64(secs))
 	case *json.RawMessage:
@@ -510,7 +520,7 @@ func encodeMember(enc *jsontext.Encoder, name string, src any) error {
 		// (encoding/json's) needs it checked first.
 		if lenient(enc.Options()) {
 			if err := revalidate(*p); err != nil {
-				return fmt.Errorf("%w: %w", errInvalidJSON, err)
+				return metadataError(err)
 			}
 		}
 		if err := enc.WriteToken(jsontext.String(name)); err != nil {
@@ -518,7 +528,7 @@ func encodeMember(enc *jsontext.Encoder, name string, src any) error {
 		}
 		err := enc.WriteValue(*p)
 		if _, ok := errors.AsType[*jsontext.SyntacticError](err); ok {
-			return fmt.Errorf("%w: %w", errInvalidJSON, err)
+			return metadataError(err)
 		}
 		return err
 	default:
