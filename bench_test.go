@@ -54,7 +54,7 @@ type plainUninstallConfig struct {
 	JobID       *string `json:"job_id,omitzero"`
 }
 
-type plainHttpDaemonConfig struct {
+type plainHTTPDaemonConfig struct {
 	DaemonName       string  `json:"daemon_name"`
 	HealthURL        string  `json:"health_url"`
 	ShutdownEndpoint *string `json:"shutdown_endpoint,omitzero"`
@@ -76,7 +76,7 @@ const (
 	benchInstallConfig    = `{"binary_name":"rbee-hive","binary_path":"/home/u/rbee/target/release/rbee-hive","target_path":"/usr/local/bin","job_id":"job-1"}`
 	benchInstallResult    = `{"binary_path":"/usr/local/bin/rbee-hive","install_time":1700000000}`
 	benchUninstallConfig  = `{"daemon_name":"queen-rbee","install_path":"/home/u/.local/bin/queen-rbee","job_id":"j-9"}`
-	benchHttpDaemonConfig = `{"daemon_name":"queen-rbee","health_url":"http://localhost:7833/health","shutdown_endpoint":"/v1/shutdown","job_id":"job-7"}`
+	benchHTTPDaemonConfig = `{"daemon_name":"queen-rbee","health_url":"http://localhost:7833/health","shutdown_endpoint":"/v1/shutdown","job_id":"job-7"}`
 	benchShutdownConfig   = `{"daemon_name":"rbee-hive","pid":4242,"graceful_timeout_secs":30,"job_id":"job-123"}`
 )
 
@@ -197,11 +197,11 @@ func BenchmarkMarshalUninstallConfig(b *testing.B) {
 }
 
 func BenchmarkUnmarshalHttpDaemonConfig(b *testing.B) {
-	benchUnmarshal[daemoncontract.HttpDaemonConfig, plainHttpDaemonConfig](b, benchHttpDaemonConfig)
+	benchUnmarshal[daemoncontract.HttpDaemonConfig, plainHTTPDaemonConfig](b, benchHTTPDaemonConfig)
 }
 
 func BenchmarkMarshalHttpDaemonConfig(b *testing.B) {
-	benchMarshal[daemoncontract.HttpDaemonConfig, plainHttpDaemonConfig](b, benchHttpDaemonConfig)
+	benchMarshal[daemoncontract.HttpDaemonConfig, plainHTTPDaemonConfig](b, benchHTTPDaemonConfig)
 }
 
 func BenchmarkUnmarshalShutdownConfig(b *testing.B) {
