@@ -145,12 +145,12 @@ func FuzzInstallResult(f *testing.F) {
 }
 
 func FuzzUninstallConfig(f *testing.F) {
-	fuzzSeeds(f, "UninstallConfig", inputs[daemoncontract.UninstallConfig](nil, uninstallConfigDecodeErrorTests)...)
+	fuzzSeeds(f, "UninstallConfig", inputs(uninstallConfigJSONTests, uninstallConfigDecodeErrorTests)...)
 	fuzzMessage[daemoncontract.UninstallConfig](f)
 }
 
 func FuzzHttpDaemonConfig(f *testing.F) {
-	fuzzSeeds(f, "HttpDaemonConfig", inputs[daemoncontract.HttpDaemonConfig](nil, httpDaemonConfigDecodeErrorTests)...)
+	fuzzSeeds(f, "HttpDaemonConfig", inputs(httpDaemonConfigJSONTests, httpDaemonConfigDecodeErrorTests)...)
 	fuzzMessage[daemoncontract.HttpDaemonConfig](f)
 }
 

@@ -164,15 +164,23 @@ func TestNumberExcerptIsBounded(t *testing.T) {
 	assert.EqualError(t, err, `daemoncontract: InstallResult: field "install_time": must be whole seconds since the Unix epoch, an integer in 0..9223372036854775807, got -2.5e3`)
 }
 
+var uninstallConfigJSONTests = []jsonTest[daemoncontract.UninstallConfig]{
+	{
+		name: "required only",
+		in:   `{"daemon_name":"queen-rbee","install_path":"/home/u/.local/bin/queen-rbee"}`,
+		want: daemoncontract.UninstallConfig{DaemonName: "queen-rbee", InstallPath: "/home/u/.local/bin/queen-rbee"},
+		out:  `{"daemon_name":"queen-rbee","install_path":"/home/u/.local/bin/queen-rbee"}`,
+	},
+	{
+		name: "all members, in another order",
+		in:   `{"job_id":"j-9","install_path":"/p","daemon_name":"queen-rbee"}`,
+		want: daemoncontract.UninstallConfig{DaemonName: "queen-rbee", InstallPath: "/p", JobID: new("j-9")},
+		out:  `{"daemon_name":"queen-rbee","install_path":"/p","job_id":"j-9"}`,
+	},
+}
+
 func TestUninstallConfigJSON(t *testing.T) {
-	checkRoundTrip(t,
-		`{"daemon_name":"queen-rbee","install_path":"/home/u/.local/bin/queen-rbee"}`,
-		daemoncontract.UninstallConfig{DaemonName: "queen-rbee", InstallPath: "/home/u/.local/bin/queen-rbee"},
-		`{"daemon_name":"queen-rbee","install_path":"/home/u/.local/bin/queen-rbee"}`)
-	checkRoundTrip(t,
-		`{"job_id":"j-9","install_path":"/p","daemon_name":"queen-rbee"}`,
-		daemoncontract.UninstallConfig{DaemonName: "queen-rbee", InstallPath: "/p", JobID: new("j-9")},
-		`{"daemon_name":"queen-rbee","install_path":"/p","job_id":"j-9"}`)
+	runJSONTests(t, uninstallConfigJSONTests)
 }
 
 var uninstallConfigDecodeErrorTests = []decodeErrorTest{

@@ -94,19 +94,35 @@ func TestShutdownConfigErrorText(t *testing.T) {
 		`daemoncontract: ShutdownConfig: field "pid": must be an integer in 0..4294967295, got null`)
 }
 
+var httpDaemonConfigJSONTests = []jsonTest[daemoncontract.HttpDaemonConfig]{
+	{
+		name: "required only",
+		in:   `{"daemon_name":"queen-rbee","health_url":"http://localhost:7833/health"}`,
+		want: daemoncontract.HttpDaemonConfig{DaemonName: "queen-rbee", HealthURL: "http://localhost:7833/health"},
+		out:  `{"daemon_name":"queen-rbee","health_url":"http://localhost:7833/health"}`,
+	},
+	{
+		name: "all members",
+		in:   `{"daemon_name":"queen-rbee","health_url":"http://localhost:7833/health","shutdown_endpoint":"/v1/shutdown","job_id":"job-7"}`,
+		want: daemoncontract.HttpDaemonConfig{DaemonName: "queen-rbee", HealthURL: "http://localhost:7833/health", ShutdownEndpoint: new("/v1/shutdown"), JobID: new("job-7")},
+		out:  `{"daemon_name":"queen-rbee","health_url":"http://localhost:7833/health","shutdown_endpoint":"/v1/shutdown","job_id":"job-7"}`,
+	},
+	{
+		name: "null shutdown_endpoint is absent",
+		in:   `{"daemon_name":"d","health_url":"http://h/health","shutdown_endpoint":null}`,
+		want: daemoncontract.HttpDaemonConfig{DaemonName: "d", HealthURL: "http://h/health"},
+		out:  `{"daemon_name":"d","health_url":"http://h/health"}`,
+	},
+	{
+		name: "empty optionals are kept",
+		in:   `{"daemon_name":"d","health_url":"http://h/health","shutdown_endpoint":"","job_id":""}`,
+		want: daemoncontract.HttpDaemonConfig{DaemonName: "d", HealthURL: "http://h/health", ShutdownEndpoint: new(""), JobID: new("")},
+		out:  `{"daemon_name":"d","health_url":"http://h/health","shutdown_endpoint":"","job_id":""}`,
+	},
+}
+
 func TestHttpDaemonConfigJSON(t *testing.T) {
-	checkRoundTrip(t,
-		`{"daemon_name":"queen-rbee","health_url":"http://localhost:7833/health"}`,
-		daemoncontract.HttpDaemonConfig{DaemonName: "queen-rbee", HealthURL: "http://localhost:7833/health"},
-		`{"daemon_name":"queen-rbee","health_url":"http://localhost:7833/health"}`)
-	checkRoundTrip(t,
-		`{"daemon_name":"queen-rbee","health_url":"http://localhost:7833/health","shutdown_endpoint":"/v1/shutdown","job_id":"job-7"}`,
-		daemoncontract.HttpDaemonConfig{DaemonName: "queen-rbee", HealthURL: "http://localhost:7833/health", ShutdownEndpoint: new("/v1/shutdown"), JobID: new("job-7")},
-		`{"daemon_name":"queen-rbee","health_url":"http://localhost:7833/health","shutdown_endpoint":"/v1/shutdown","job_id":"job-7"}`)
-	checkRoundTrip(t,
-		`{"daemon_name":"d","health_url":"http://h/health","shutdown_endpoint":null}`,
-		daemoncontract.HttpDaemonConfig{DaemonName: "d", HealthURL: "http://h/health"},
-		`{"daemon_name":"d","health_url":"http://h/health"}`)
+	runJSONTests(t, httpDaemonConfigJSONTests)
 }
 
 var httpDaemonConfigDecodeErrorTests = []decodeErrorTest{
