@@ -176,7 +176,9 @@ func Status(ctx context.Context, cfg daemoncontract.HttpDaemonConfig, req daemon
 type Outcome int
 
 const (
-	// Refused: Stop sent nothing, for the reason in its error.
+	// Refused: Stop did not end the process, for the reason in its error.
+	// Usually it sent nothing; if SIGKILL failed, it had already asked the
+	// daemon to stop.
 	Refused Outcome = iota
 	// NotOurs: the handle does not own the daemon (ShouldCleanup is false),
 	// so Stop did nothing, and returned no error.

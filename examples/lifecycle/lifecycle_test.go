@@ -266,6 +266,31 @@ func TestStopKillsWhenTheContextEnds(t *testing.T) {
 	assert.True(t, (*started).gone(5*time.Second), "SIGKILL at once, not after 60s")
 }
 
+func TestStopReportsAFailedKill(t *testing.T) {
+	// SIGKILL fails (as EPERM would make it) after SIGTERM was sent and
+	// ignored: Stop did not end the process, and says so.
+	addr := freeAddr(t)
+	start, started := starter(t, "stubborn", addr)
+	cfg := config(addr, nil)
+	h, err := Ensure(context.Background(), cfg, start)
+	require.NoError(t, err)
+	pid, _ := h.PID()
+
+	real := signal
+	signal = func(pid int, sig syscall.Signal) error {
+		if sig == syscall.SIGKILL {
+			return syscall.EPERM
+		}
+		return real(pid, sig)
+	}
+	t.Cleanup(func() { signal = real })
+
+	how, err := Stop(context.Background(), h, shutdownConfig(int(pid), 0), cfg)
+	assert.Equal(t, Refused, how)
+	assert.ErrorIs(t, err, syscall.EPERM)
+	assert.False(t, (*started).gone(200*time.Millisecond), "still running")
+}
+
 func TestAlreadyRunningDaemonIsNeverSignalled(t *testing.T) {
 	addr := freeAddr(t)
 	running, err := startDaemon(t, "serve", addr)
