@@ -37,6 +37,7 @@
 //	                  started_by_us          ShouldCleanup()                 boolean                   required
 //	                  base_url               BaseURL()                       string                    required
 //	                  pid                    PID()                           integer 0..2^32-1         optional
+//	                  process_identity       ProcessIdentity()               string                    optional
 //	StatusRequest     id                     ID                              string                    required
 //	                  job_id                 JobID                           string                    optional
 //	StatusResponse    id                     ID                              string                    required
@@ -71,11 +72,20 @@
 // # Validation
 //
 // Decoding proves only that a message has the right shape. A well-formed
-// message can still be dangerous: pid 0 or 4294967295 (which kill(2) reads
-// as the caller's process group and as every process), a binary name of
-// "../../bin/sh", an install path of "/", a shutdown endpoint of
-// "//evil.example/x". Each type's Validate method rejects these, and reports
-// every broken field at once. Decode, then Validate, then act.
+// message can still be dangerous: pid 0, 1 or 4294967295 (which kill(2)
+// reads as the caller's process group, init and every process), a binary
+// name of "../../bin/sh" or "-rf", an install path of "/" or "/etc/passwd",
+// a shutdown endpoint of "//evil.example/x", a health URL of
+// "http://127.0.0.1:7833@evil.example", a newline or an ANSI escape in a
+// name. Each type's Validate method rejects these, and reports every broken
+// field at once. Decode, then Validate, then act.
+//
+// Validate checks that a message is well-formed and safe to interpret. It
+// does not decide whether the sender may ask for it: whether a sender may
+// install into "/etc/cron.d" is the receiver's policy, and started_by_us is a
+// claim to trust only in a handle this tool made or stored itself. Nor does
+// it know whether the process with a handle's pid is still the daemon: that
+// is what [DaemonHandle.ProcessIdentity] is for.
 //
 // [HttpDaemonConfig.ShutdownURL] and [ShutdownConfig.GracefulTimeout] turn a
 // config into what a lifecycle tool uses: a URL on the daemon's own host, and

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	jsonv2 "encoding/json/v2"
 	"errors"
+	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/rbee-keeper/daemoncontract"
@@ -158,4 +160,60 @@ func FuzzShutdownConfig(f *testing.F) {
 	fuzzSeeds(f, "ShutdownConfig",
 		inputs(shutdownConfigJSONTests, shutdownConfigDecodeErrorTests)...)
 	fuzzMessage[daemoncontract.ShutdownConfig](f)
+}
+
+// FuzzShutdownURL holds ShutdownURL to its promise: whatever health_url and
+// shutdown_endpoint hold, a URL it returns names health_url's own scheme and
+// host, carries no user information, query or fragment, and keeps that host
+// when the endpoint is resolved as a reference against health_url (as a
+// client resolves a redirect or a relative target).
+func FuzzShutdownURL(f *testing.F) {
+	for _, seed := range [][2]string{
+		{"http://localhost:7833/health", "/v1/shutdown"},
+		{"http://[::1]:7833/health", "/stop"},
+		{"http://[fe80::1%25eth0]:7833/health", "/"},
+		{"http://127.0.0.1:7833@evil.example/health", "/x"},
+		{"http://h/health", "//evil.example/x"},
+		{"http://h/health", "/%2fevil.example/x"},
+		{"http://h/health", "/\\evil.example/x"},
+		{"http://h/health", "/a/../../x"},
+		{"http://u:p@h:7833/health", "/x"},
+		{"https://h:65535", "/a//b"},
+	} {
+		f.Add(seed[0], seed[1])
+	}
+	f.Fuzz(func(t *testing.T, health, endpoint string) {
+		c := daemoncontract.HttpDaemonConfig{DaemonName: "d", HealthURL: health, ShutdownEndpoint: &endpoint}
+		got, err := c.ShutdownURL()
+		if err != nil {
+			return
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("ShutdownURL accepted what Validate rejects: %q + %q: %v", health, endpoint, err)
+		}
+		h, err := url.Parse(health)
+		if err != nil {
+			t.Fatalf("health_url %q passed but does not parse: %v", health, err)
+		}
+		u, err := url.Parse(got)
+		if err != nil {
+			t.Fatalf("ShutdownURL(%q, %q) = %q, which does not parse: %v", health, endpoint, got, err)
+		}
+		if u.Scheme != h.Scheme || u.Host != h.Host || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+			t.Fatalf("ShutdownURL(%q, %q) = %q: not health_url's scheme and host alone", health, endpoint, got)
+		}
+		if !strings.HasPrefix(u.RequestURI(), "/") || strings.HasPrefix(u.RequestURI(), "//") {
+			t.Fatalf("ShutdownURL(%q, %q) = %q: request target %q could name a host", health, endpoint, got, u.RequestURI())
+		}
+		ref, err := url.Parse(endpoint)
+		if err != nil {
+			t.Fatalf("endpoint %q passed but does not parse: %v", endpoint, err)
+		}
+		if r := h.ResolveReference(ref); r.Host != h.Host || r.User != nil {
+			t.Fatalf("endpoint %q resolved against %q gives %q, another host", endpoint, health, r)
+		}
+		if again, err := url.Parse(u.String()); err != nil || again.Host != h.Host {
+			t.Fatalf("ShutdownURL(%q, %q) = %q does not read back to the same host", health, endpoint, got)
+		}
+	})
 }

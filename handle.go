@@ -3,8 +3,8 @@ package daemoncontract
 import "encoding/json/jsontext"
 
 // DaemonHandle is what a lifecycle tool keeps about one daemon: its name, the
-// URL it answers on, whether this tool started it, and its process ID when
-// known.
+// URL it answers on, whether this tool started it, and, when known, its
+// process ID and the identity of that process.
 //
 // The rule that matters most: a tool stops only a daemon it started itself.
 // A handle made by [StartedByUs] makes its holder responsible for cleanup:
@@ -16,19 +16,49 @@ import "encoding/json/jsontext"
 //
 // A DaemonHandle is an immutable value: its fields are unexported, the methods
 // that change something return a new handle, and it is safe to share between
-// goroutines. It is comparable, so == compares all four fields and a handle
+// goroutines. It is comparable, so == compares all five fields and a handle
 // can be a map key. Downstream lifecycle packages alias it rather than wrap it:
 //
 //	type QueenHandle = daemoncontract.DaemonHandle
 //
 // On the wire it is a JSON object:
 //
-//	{"daemon_name":"rbee-hive","started_by_us":true,"base_url":"http://localhost:7835","pid":12345}
+//	{"daemon_name":"rbee-hive","started_by_us":true,"base_url":"http://localhost:7835","pid":12345,"process_identity":"linux:0b2a0c47-1d8e-4b59-9c1e-4f3b2f7d9a10:48213"}
 //
-// daemon_name, started_by_us and base_url are required; pid is optional (absent
-// or null: unknown). Decoding checks only the message's shape: call
-// [DaemonHandle.Validate] before acting on a handle that came over the wire,
-// above all before signalling its pid.
+// daemon_name, started_by_us and base_url are required; pid and
+// process_identity are optional (absent or null: unknown). Decoding checks
+// only the message's shape: call [DaemonHandle.Validate] before acting on a
+// handle that came over the wire, above all before signalling its pid.
+//
+// # Process identity
+//
+// A pid names a process only while that process lives: once it exits, the
+// kernel hands the number to the next process that starts. A handle that was
+// stored and read back later may carry the pid of an unrelated process.
+// process_identity is what tells the two apart: an opaque token that names
+// one process instance for its whole life and never another. It is compared
+// by string equality only; a tool that is about to signal the handle's pid
+// first reads the identity of the process that has that pid now, and signals
+// only if the two tokens are equal. This package only carries the token:
+// computing it is the lifecycle tool's job.
+//
+// On Linux the token is
+//
+//	linux:<boot_id>:<starttime>
+//
+// where <boot_id> is the content of /proc/sys/kernel/random/boot_id without
+// its trailing newline (a UUID that changes at every boot), and <starttime>
+// is field 22 of /proc/<pid>/stat, in decimal: the process's start time in
+// clock ticks after boot. (Field 2 of that file, the command name, is in
+// parentheses and may hold spaces and parentheses itself: count fields from
+// the last ')'.) A Rust, Python or shell peer can compute the same token.
+// Other systems may define their own prefix; a token with another prefix
+// never equals a Linux one, so it never matches.
+//
+// process_identity goes beyond the Rust contract, and is wire-compatible with
+// it: it is written only when set, after pid, so a handle without it encodes
+// exactly as before, and a Rust peer, which ignores members it does not know,
+// reads every handle (and drops the identity).
 type DaemonHandle struct {
 	// daemonName is "daemon_name", e.g. "queen-rbee".
 	daemonName string
@@ -37,7 +67,10 @@ type DaemonHandle struct {
 	// baseURL is "base_url", e.g. "http://localhost:7833".
 	baseURL string
 	// pid is "pid", the daemon's process ID; unset when unknown.
-	pid optionalUint32
+	pid optional[uint32]
+	// processIdentity is "process_identity", the token that names the
+	// process with that pid; unset when unknown.
+	processIdentity optional[string]
 }
 
 // AlreadyRunning returns a handle for a daemon that was running before this
@@ -50,11 +83,12 @@ func AlreadyRunning(daemonName, baseURL string) DaemonHandle {
 // StartedByUs returns a handle for a daemon this tool has just started. The
 // handle's ShouldCleanup reports true: the tool is responsible for stopping it.
 // pid is the daemon's process ID; nil means unknown. The handle copies *pid, so
-// later changes to it do not reach the handle.
+// later changes to it do not reach the handle. The handle has no process
+// identity; add one with [DaemonHandle.WithProcessIdentity].
 func StartedByUs(daemonName, baseURL string, pid *uint32) DaemonHandle {
 	h := DaemonHandle{daemonName: daemonName, startedByUs: true, baseURL: baseURL}
 	if pid != nil {
-		h.pid = optionalUint32{value: *pid, set: true}
+		h.pid = optional[uint32]{value: *pid, set: true}
 	}
 	return h
 }
@@ -77,6 +111,24 @@ func (h DaemonHandle) BaseURL() string { return h.baseURL }
 // knows it.
 func (h DaemonHandle) PID() (pid uint32, ok bool) { return h.pid.value, h.pid.set }
 
+// ProcessIdentity returns the token that names the daemon's process
+// ("process_identity" on the wire) and true, or "" and false when the handle
+// does not know it: a handle from AlreadyRunning, from StartedByUs, or from
+// a peer that does not write the member (a Rust peer, an older version).
+// See "Process identity" above for what the token is and how to compare it.
+func (h DaemonHandle) ProcessIdentity() (id string, ok bool) {
+	return h.processIdentity.value, h.processIdentity.set
+}
+
+// WithProcessIdentity returns a copy of h that carries id as the identity of
+// its process, replacing any it had. h itself is unchanged. The id is kept
+// as it is, even when empty; Validate checks it. Pair it with the pid it was
+// read for: an identity without a pid is an error in Validate.
+func (h DaemonHandle) WithProcessIdentity(id string) DaemonHandle {
+	h.processIdentity = optional[string]{value: id, set: true}
+	return h
+}
+
 // WithDiscoveredURL returns a copy of h whose base URL is url, as found by
 // service discovery (for example from the daemon's /v1/info). h itself is
 // unchanged.
@@ -88,25 +140,35 @@ func (h DaemonHandle) WithDiscoveredURL(url string) DaemonHandle {
 // Validate reports whether h is safe to act on. It returns nil, or a
 // *FieldError for each broken rule, joined with [errors.Join]:
 //
-//   - daemon_name must be non-empty, without NUL;
-//   - base_url must be an absolute http or https URL with a host name;
-//   - pid, when known, must be in 1..2147483647: 0 would make kill(2) signal
-//     the caller's own process group, and a larger value becomes a negative
-//     pid_t, a process group or (4294967295, that is -1) every process.
+//   - daemon_name must be a name: 1 to 64 characters of A-Z a-z 0-9 . _ -,
+//     starting with a letter or digit;
+//   - base_url must be an absolute http or https URL of at most 2048 bytes,
+//     with an ASCII host, without user information, and with a port in
+//     1..65535 where it has one;
+//   - pid, when known, must be in 2..2147483647: 0 would make kill(2) signal
+//     the caller's own process group, 1 is init, and a larger value becomes a
+//     negative pid_t, a process group or (4294967295, that is -1) every
+//     process;
+//   - process_identity, when present, must be 1 to 128 bytes of printable
+//     ASCII without spaces, and the handle must carry a pid.
 //
-// Decode, then Validate, then act.
+// No string may hold a control character (C0, DEL or C1). Validate checks
+// that a handle is well-formed; it cannot check that started_by_us is true,
+// or that the process with the pid is still the daemon (compare
+// process_identity for that). Decode, then Validate, then act.
 func (h DaemonHandle) Validate() error { return validate(daemonHandleLayout, h.values()) }
 
 var daemonHandleLayout = &layout{typ: "DaemonHandle", members: []memberLayout{
-	{name: "daemon_name", valid: stringRule(nonEmptyText)},
+	{name: "daemon_name", valid: nameRule},
 	{name: "started_by_us"},
-	{name: "base_url", valid: stringRule(httpURL)},
-	{name: "pid", optional: true, valid: processRule},
+	{name: "base_url", valid: urlRule},
+	{name: "pid", optional: true, valid: pidRule},
+	{name: "process_identity", optional: true, valid: identityRule},
 }}
 
 // values binds h to DaemonHandle's fields.
 func (h *DaemonHandle) values() values {
-	return values{&h.daemonName, &h.startedByUs, &h.baseURL, &h.pid}
+	return values{&h.daemonName, &h.startedByUs, &h.baseURL, &h.pid, &h.processIdentity}
 }
 
 // MarshalJSONTo implements [encoding/json/v2.MarshalerTo]. encoding/json (v1)

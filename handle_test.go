@@ -55,12 +55,52 @@ func TestStartedByUsCopiesPID(t *testing.T) {
 	assert.Equal(t, uint32(7), got, "the handle must not share the caller's variable")
 }
 
+func TestProcessIdentity(t *testing.T) {
+	const id = "linux:0b2a0c47-1d8e-4b59-9c1e-4f3b2f7d9a10:48213"
+	h := daemoncontract.StartedByUs("rbee-hive", "http://localhost:7835", new(uint32(4242)))
+	_, ok := h.ProcessIdentity()
+	assert.False(t, ok, "StartedByUs knows no identity")
+
+	withID := h.WithProcessIdentity(id)
+	got, ok := withID.ProcessIdentity()
+	assert.True(t, ok)
+	assert.Equal(t, id, got)
+	_, ok = h.ProcessIdentity()
+	assert.False(t, ok, "the original handle is unchanged")
+	assert.NotEqual(t, h, withID)
+
+	// Everything else is kept.
+	assert.Equal(t, "rbee-hive", withID.DaemonName())
+	assert.Equal(t, "http://localhost:7835", withID.BaseURL())
+	assert.True(t, withID.ShouldCleanup())
+	pid, ok := withID.PID()
+	assert.True(t, ok)
+	assert.Equal(t, uint32(4242), pid)
+
+	// A new identity replaces the old one; discovery keeps it.
+	other := withID.WithProcessIdentity("linux:x:1")
+	got, _ = other.ProcessIdentity()
+	assert.Equal(t, "linux:x:1", got)
+	got, _ = withID.WithDiscoveredURL("http://10.0.0.7:7835").ProcessIdentity()
+	assert.Equal(t, id, got)
+
+	// An empty identity is kept, not dropped: it is present, and Validate
+	// rejects it.
+	empty := h.WithProcessIdentity("")
+	got, ok = empty.ProcessIdentity()
+	assert.True(t, ok)
+	assert.Empty(t, got)
+	assert.NotEqual(t, h, empty)
+}
+
 func TestZeroDaemonHandle(t *testing.T) {
 	var h daemoncontract.DaemonHandle
 	assert.False(t, h.ShouldCleanup(), "the zero handle must never ask for cleanup")
 	assert.Empty(t, h.DaemonName())
 	assert.Empty(t, h.BaseURL())
 	_, ok := h.PID()
+	assert.False(t, ok)
+	_, ok = h.ProcessIdentity()
 	assert.False(t, ok)
 }
 
@@ -90,6 +130,7 @@ func TestDaemonHandleIsComparable(t *testing.T) {
 		{"other URL", daemoncontract.StartedByUs("q", "http://y", new(uint32(1))), false},
 		{"other pid", daemoncontract.StartedByUs("q", "http://x", new(uint32(2))), false},
 		{"no pid", daemoncontract.StartedByUs("q", "http://x", nil), false},
+		{"with an identity", daemoncontract.StartedByUs("q", "http://x", new(uint32(1))).WithProcessIdentity("linux:b:1"), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -100,6 +141,10 @@ func TestDaemonHandleIsComparable(t *testing.T) {
 	seen := map[daemoncontract.DaemonHandle]int{a: 1}
 	seen[daemoncontract.StartedByUs("q", "http://x", new(uint32(1)))]++
 	assert.Equal(t, map[daemoncontract.DaemonHandle]int{a: 2}, seen, "equal handles are one map key")
+
+	b := a.WithProcessIdentity("linux:b:1")
+	assert.True(t, b == a.WithProcessIdentity("linux:b:1"), "identities compare by value, not by pointer")
+	assert.False(t, b == a.WithProcessIdentity("linux:b:2"))
 }
 
 func TestDaemonHandleSharedBetweenGoroutines(t *testing.T) {
@@ -147,6 +192,30 @@ var daemonHandleJSONTests = []jsonTest[daemoncontract.DaemonHandle]{
 		in:   `{"daemon_name":"w","started_by_us":true,"base_url":"http://x","pid":4294967295}`,
 		want: daemoncontract.StartedByUs("w", "http://x", new(uint32(4294967295))),
 		out:  `{"daemon_name":"w","started_by_us":true,"base_url":"http://x","pid":4294967295}`,
+	},
+	{
+		name: "process identity, written after pid",
+		in:   `{"process_identity":"linux:0b2a0c47-1d8e-4b59-9c1e-4f3b2f7d9a10:48213","pid":12345,"daemon_name":"rbee-hive","started_by_us":true,"base_url":"http://localhost:7835"}`,
+		want: daemoncontract.StartedByUs("rbee-hive", "http://localhost:7835", new(uint32(12345))).WithProcessIdentity("linux:0b2a0c47-1d8e-4b59-9c1e-4f3b2f7d9a10:48213"),
+		out:  `{"daemon_name":"rbee-hive","started_by_us":true,"base_url":"http://localhost:7835","pid":12345,"process_identity":"linux:0b2a0c47-1d8e-4b59-9c1e-4f3b2f7d9a10:48213"}`,
+	},
+	{
+		name: "null process identity is unknown",
+		in:   `{"daemon_name":"w","started_by_us":true,"base_url":"http://x","pid":7,"process_identity":null}`,
+		want: daemoncontract.StartedByUs("w", "http://x", new(uint32(7))),
+		out:  `{"daemon_name":"w","started_by_us":true,"base_url":"http://x","pid":7}`,
+	},
+	{
+		name: "empty process identity is kept",
+		in:   `{"daemon_name":"w","started_by_us":true,"base_url":"http://x","process_identity":""}`,
+		want: daemoncontract.StartedByUs("w", "http://x", nil).WithProcessIdentity(""),
+		out:  `{"daemon_name":"w","started_by_us":true,"base_url":"http://x","process_identity":""}`,
+	},
+	{
+		name: "escapes in the process identity",
+		in:   `{"daemon_name":"w","started_by_us":true,"base_url":"http://x","pid":7,"process_identity":"linux:\u0061b:1"}`,
+		want: daemoncontract.StartedByUs("w", "http://x", new(uint32(7))).WithProcessIdentity("linux:ab:1"),
+		out:  `{"daemon_name":"w","started_by_us":true,"base_url":"http://x","pid":7,"process_identity":"linux:ab:1"}`,
 	},
 	{
 		name: "empty strings are kept",
@@ -200,6 +269,11 @@ var daemonHandleDecodeErrorTests = []decodeErrorTest{
 	{"string pid", `{"daemon_name":"q","started_by_us":true,"base_url":"http://x","pid":"7"}`, "pid"},
 	{"duplicate pid", `{"daemon_name":"q","started_by_us":true,"base_url":"http://x","pid":1,"pid":2}`, "pid"},
 	{"case-variant key", `{"daemon_name":"q","Started_By_Us":true,"base_url":"http://x"}`, "started_by_us"},
+	{"number process identity", `{"daemon_name":"q","started_by_us":true,"base_url":"http://x","pid":1,"process_identity":48213}`, "process_identity"},
+	{"object process identity", `{"daemon_name":"q","started_by_us":true,"base_url":"http://x","pid":1,"process_identity":{}}`, "process_identity"},
+	{"duplicate process identity", `{"daemon_name":"q","started_by_us":true,"base_url":"http://x","pid":1,"process_identity":"a","process_identity":"b"}`, "process_identity"},
+	{"lone surrogate in the process identity", `{"daemon_name":"q","started_by_us":true,"base_url":"http://x","pid":1,"process_identity":"\udead"}`, "process_identity"},
+	{"invalid UTF-8 in the process identity", "{\"daemon_name\":\"q\",\"started_by_us\":true,\"base_url\":\"http://x\",\"process_identity\":\"\xc0\"}", "process_identity"},
 	{"key matching only by Unicode folding", `{"daemon_name":"q","started_by_us":true,"ba\u017fe_url":"http://x"}`, "base_url"},
 }
 

@@ -33,10 +33,10 @@ type InstallConfig struct {
 }
 
 var installConfigLayout = &layout{typ: "InstallConfig", members: []memberLayout{
-	{name: "binary_name", valid: stringRule(fileName)},
-	{name: "binary_path", optional: true, valid: stringRule(absolutePath)},
-	{name: "target_path", optional: true, valid: stringRule(absolutePath)},
-	{name: "job_id", optional: true, valid: stringRule(nonEmptyText)},
+	{name: "binary_name", valid: binaryNameRule},
+	{name: "binary_path", optional: true, valid: pathRule},
+	{name: "target_path", optional: true, valid: pathRule},
+	{name: "job_id", optional: true, valid: idRule},
 }}
 
 // values binds c to InstallConfig's fields.
@@ -47,12 +47,16 @@ func (c *InstallConfig) values() values {
 // Validate reports whether c is safe to act on. It returns nil, or a
 // *FieldError for each broken rule, joined with [errors.Join]:
 //
-//   - binary_name must be a bare file name: non-empty, without NUL, / or \,
-//     and not . or .., so that it cannot name a file outside the target
-//     directory;
+//   - binary_name must be a bare file name: 1 to 64 characters of A-Z a-z
+//     0-9 . _ -, starting with a letter or digit, so that it cannot name a
+//     file outside the target directory, nor read as an option;
 //   - binary_path and target_path, when present, must be absolute and clean
-//     (path.IsAbs holds and path.Clean changes nothing), without NUL;
-//   - job_id, when present, must be non-empty, without NUL.
+//     (path.IsAbs holds and path.Clean changes nothing), at most 4096 bytes;
+//   - job_id, when present, must be 1 to 256 bytes.
+//
+// No string may hold a control character (C0, DEL or C1). Validate does not
+// decide whether the sender may install into target_path: that is the
+// receiver's policy, an allowlist of directories.
 func (c InstallConfig) Validate() error { return validate(installConfigLayout, c.values()) }
 
 // MarshalJSONTo implements [encoding/json/v2.MarshalerTo]. encoding/json (v1)
@@ -100,7 +104,7 @@ type InstallResult struct {
 }
 
 var installResultLayout = &layout{typ: "InstallResult", members: []memberLayout{
-	{name: "binary_path", valid: stringRule(absolutePath)},
+	{name: "binary_path", valid: pathRule},
 	{name: "install_time", valid: epochRule},
 }}
 
@@ -113,7 +117,7 @@ func (r *InstallResult) values() values {
 // *FieldError for each broken rule, joined with [errors.Join]:
 //
 //   - binary_path must be absolute and clean (path.IsAbs holds and path.Clean
-//     changes nothing), without NUL;
+//     changes nothing), at most 4096 bytes, without a control character;
 //   - install_time must not be before the Unix epoch.
 func (r InstallResult) Validate() error { return validate(installResultLayout, r.values()) }
 
@@ -166,9 +170,9 @@ type UninstallConfig struct {
 }
 
 var uninstallConfigLayout = &layout{typ: "UninstallConfig", members: []memberLayout{
-	{name: "daemon_name", valid: stringRule(nonEmptyText)},
-	{name: "install_path", valid: stringRule(removablePath)},
-	{name: "job_id", optional: true, valid: stringRule(nonEmptyText)},
+	{name: "daemon_name", valid: nameRule},
+	{name: "install_path", valid: installPathRule},
+	{name: "job_id", optional: true, valid: idRule},
 }}
 
 // values binds c to UninstallConfig's fields.
@@ -179,10 +183,15 @@ func (c *UninstallConfig) values() values {
 // Validate reports whether c is safe to act on. It returns nil, or a
 // *FieldError for each broken rule, joined with [errors.Join]:
 //
-//   - daemon_name, and job_id when present, must be non-empty, without NUL;
+//   - daemon_name must be a name: 1 to 64 characters of A-Z a-z 0-9 . _ -,
+//     starting with a letter or digit;
 //   - install_path must be absolute and clean (path.IsAbs holds and
-//     path.Clean changes nothing), without NUL, and not the root directory
-//     "/".
+//     path.Clean changes nothing), at most 4096 bytes, and name the daemon's
+//     own binary: its last element is daemon_name, or daemon_name + ".exe".
+//     "/", "/usr" and "/etc/passwd" are not a daemon's binary;
+//   - job_id, when present, must be 1 to 256 bytes.
+//
+// No string may hold a control character (C0, DEL or C1).
 func (c UninstallConfig) Validate() error { return validate(uninstallConfigLayout, c.values()) }
 
 // MarshalJSONTo implements [encoding/json/v2.MarshalerTo]. encoding/json (v1)

@@ -42,10 +42,10 @@ type HttpDaemonConfig struct {
 }
 
 var httpDaemonConfigLayout = &layout{typ: "HttpDaemonConfig", members: []memberLayout{
-	{name: "daemon_name", valid: stringRule(nonEmptyText)},
-	{name: "health_url", valid: stringRule(httpURL)},
-	{name: "shutdown_endpoint", optional: true, valid: stringRule(endpointPath)},
-	{name: "job_id", optional: true, valid: stringRule(nonEmptyText)},
+	{name: "daemon_name", valid: nameRule},
+	{name: "health_url", valid: urlRule},
+	{name: "shutdown_endpoint", optional: true, valid: endpointRule},
+	{name: "job_id", optional: true, valid: idRule},
 }}
 
 // values binds c to HttpDaemonConfig's fields.
@@ -56,13 +56,21 @@ func (c *HttpDaemonConfig) values() values {
 // Validate reports whether c is safe to act on. It returns nil, or a
 // *FieldError for each broken rule, joined with [errors.Join]:
 //
-//   - daemon_name, and job_id when present, must be non-empty, without NUL;
-//   - health_url must be an absolute http or https URL with a host name
-//     ("http://:80" has none);
+//   - daemon_name must be a name: 1 to 64 characters of A-Z a-z 0-9 . _ -,
+//     starting with a letter or digit;
+//   - health_url must be an absolute http or https URL of at most 2048
+//     bytes with a host ("http://:80" has none), without user information
+//     ("http://127.0.0.1:7833@evil.example" is not local), with an ASCII
+//     host (an international domain name in its xn-- form, no
+//     percent-escapes), and with a port in 1..65535 where it has a colon;
 //   - shutdown_endpoint, when present, must be a bare absolute path such as
-//     "/v1/shutdown": exactly one leading / (a second would make "//host"
-//     name another host), no scheme, host, query, fragment or backslash,
-//     and no . or .. segment, also once percent-decoded.
+//     "/v1/shutdown": at most 256 bytes of A-Z a-z 0-9 - . _ ~ /, exactly one
+//     leading / (a second would make "//host" name another host), and no .
+//     or .. segment. A percent-escape is an error: "/%2fevil.example/x" would
+//     name another host once decoded;
+//   - job_id, when present, must be 1 to 256 bytes.
+//
+// No string may hold a control character (C0, DEL or C1).
 func (c HttpDaemonConfig) Validate() error { return validate(httpDaemonConfigLayout, c.values()) }
 
 // ErrNoShutdownEndpoint is returned by [HttpDaemonConfig.ShutdownURL] when
@@ -70,15 +78,16 @@ func (c HttpDaemonConfig) Validate() error { return validate(httpDaemonConfigLay
 // to stop, and a lifecycle tool has to signal it instead.
 var ErrNoShutdownEndpoint = errors.New("daemoncontract: HttpDaemonConfig has no shutdown_endpoint")
 
-// ShutdownURL returns the URL to ask the daemon to stop: health_url with its
-// path replaced by shutdown_endpoint and its query and fragment dropped.
+// ShutdownURL returns the URL to ask the daemon to stop: health_url's scheme
+// and host (with its port) and shutdown_endpoint as the path.
 //
 //	health_url "http://localhost:7833/health" + shutdown_endpoint "/v1/shutdown"
 //	→ "http://localhost:7833/v1/shutdown"
 //
 // It returns [ErrNoShutdownEndpoint] when shutdown_endpoint is absent, and the
 // *FieldError of Validate when health_url or shutdown_endpoint breaks its
-// rule. The result always names health_url's own scheme and host.
+// rule. The result always names health_url's own scheme and host, never
+// another, and carries no user information, query or fragment.
 func (c HttpDaemonConfig) ShutdownURL() (string, error) {
 	if c.ShutdownEndpoint == nil {
 		return "", ErrNoShutdownEndpoint
@@ -87,14 +96,16 @@ func (c HttpDaemonConfig) ShutdownURL() (string, error) {
 	if err != nil {
 		err = &FieldError{Type: httpDaemonConfigLayout.typ, Field: "health_url", Err: err}
 	}
-	ep, err2 := parseEndpointPath(*c.ShutdownEndpoint)
+	err2 := endpointPath(*c.ShutdownEndpoint)
 	if err2 != nil {
 		err2 = &FieldError{Type: httpDaemonConfigLayout.typ, Field: "shutdown_endpoint", Err: err2}
 	}
 	if err := errors.Join(err, err2); err != nil {
 		return "", err
 	}
-	shutdown := url.URL{Scheme: u.Scheme, User: u.User, Host: u.Host, Path: ep.Path, RawPath: ep.RawPath}
+	// The endpoint holds no byte that a URL escapes, so it is the path as
+	// written.
+	shutdown := url.URL{Scheme: u.Scheme, Host: u.Host, Path: *c.ShutdownEndpoint}
 	return shutdown.String(), nil
 }
 

@@ -18,17 +18,20 @@ const DefaultGracefulTimeoutSecs uint64 = 5
 //	{"daemon_name":"rbee-hive","pid":4242,"graceful_timeout_secs":5,"job_id":"j"}
 //
 // A message without "pid" is an error: it never decodes to pid 0. Decoding
-// checks only the message's shape, and pid 0 or 4294967295 decode: call
-// [ShutdownConfig.Validate] before signalling anything.
+// checks only the message's shape, and pid 0, 1 or 4294967295 decode: call
+// [ShutdownConfig.Validate] before signalling anything. Even a valid pid may
+// have been reused by another process since the message was written: a
+// tool signals only a pid whose [DaemonHandle] it holds, and whose process
+// identity it has checked.
 type ShutdownConfig struct {
 	// DaemonName is the daemon's name, used in narration, such as
 	// "rbee-hive". Required ("daemon_name").
 	DaemonName string `json:"daemon_name"`
 
 	// PID is the process ID of the daemon to stop. Required ("pid"): an
-	// integer in 0..4294967295 on the wire. 0 and values above 2147483647
-	// decode, but they are not processes: kill(2) reads them as process
-	// groups.
+	// integer in 0..4294967295 on the wire. 0, 1 and values above
+	// 2147483647 decode, but Validate rejects them: kill(2) reads 0 and the
+	// large ones as process groups, and 1 is init.
 	PID uint32 `json:"pid"`
 
 	// GracefulTimeoutSecs is how many seconds the daemon gets to exit after
@@ -50,10 +53,10 @@ func NewShutdownConfig(daemonName string, pid uint32) ShutdownConfig {
 }
 
 var shutdownConfigLayout = &layout{typ: "ShutdownConfig", members: []memberLayout{
-	{name: "daemon_name", valid: stringRule(nonEmptyText)},
-	{name: "pid", valid: processRule},
+	{name: "daemon_name", valid: nameRule},
+	{name: "pid", valid: pidRule},
 	{name: "graceful_timeout_secs", optional: true, valid: timeoutRule},
-	{name: "job_id", optional: true, valid: stringRule(nonEmptyText)},
+	{name: "job_id", optional: true, valid: idRule},
 }}
 
 // values binds c to ShutdownConfig's fields.
@@ -64,13 +67,17 @@ func (c *ShutdownConfig) values() values {
 // Validate reports whether c is safe to act on. It returns nil, or a
 // *FieldError for each broken rule, joined with [errors.Join]:
 //
-//   - daemon_name, and job_id when present, must be non-empty, without NUL;
-//   - pid must be in 1..2147483647: kill(2) reads 0 as the caller's own
-//     process group, and a larger value, converted to a pid_t, as a negative
-//     number: a process group, or for 4294967295 (-1) every process the
-//     caller may signal;
+//   - daemon_name must be a name: 1 to 64 characters of A-Z a-z 0-9 . _ -,
+//     starting with a letter or digit;
+//   - pid must be in 2..2147483647: kill(2) reads 0 as the caller's own
+//     process group; 1 is init, which no tool started and which ends a
+//     container when signalled inside it; a larger value, converted to a
+//     pid_t, is a negative number: a process group, or for 4294967295 (-1)
+//     every process the caller may signal;
 //   - graceful_timeout_secs must be at most 9223372036, the longest
-//     time.Duration in seconds.
+//     time.Duration in seconds;
+//   - job_id, when present, must be 1 to 256 bytes without a control
+//     character (C0, DEL or C1).
 //
 // Decode, then Validate, then act.
 func (c ShutdownConfig) Validate() error { return validate(shutdownConfigLayout, c.values()) }

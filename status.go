@@ -23,8 +23,8 @@ type StatusRequest struct {
 }
 
 var statusRequestLayout = &layout{typ: "StatusRequest", members: []memberLayout{
-	{name: "id", valid: stringRule(nonEmptyText)},
-	{name: "job_id", optional: true, valid: stringRule(nonEmptyText)},
+	{name: "id", valid: idRule},
+	{name: "job_id", optional: true, valid: idRule},
 }}
 
 // values binds r to StatusRequest's fields.
@@ -34,7 +34,8 @@ func (r *StatusRequest) values() values {
 
 // Validate reports whether r is safe to act on. It returns nil, or a
 // *FieldError for each broken rule, joined with [errors.Join]: id, and
-// job_id when present, must be non-empty, without NUL.
+// job_id when present, must be 1 to 256 bytes of valid UTF-8 without a
+// control character (C0, DEL or C1).
 func (r StatusRequest) Validate() error { return validate(statusRequestLayout, r.values()) }
 
 // MarshalJSONTo implements [encoding/json/v2.MarshalerTo]. encoding/json (v1)
@@ -91,10 +92,10 @@ type StatusResponse struct {
 }
 
 var statusResponseLayout = &layout{typ: "StatusResponse", members: []memberLayout{
-	{name: "id", valid: stringRule(nonEmptyText)},
+	{name: "id", valid: idRule},
 	{name: "is_running"},
-	{name: "health_status", optional: true, valid: stringRule(nonEmptyText)},
-	{name: "metadata", optional: true, valid: jsonRule},
+	{name: "health_status", optional: true, valid: healthStatusRule},
+	{name: "metadata", optional: true, valid: metadataRule},
 }}
 
 // values binds r to StatusResponse's fields.
@@ -105,7 +106,8 @@ func (r *StatusResponse) values() values {
 // Validate reports whether r is safe to act on. It returns nil, or a
 // *FieldError for each broken rule, joined with [errors.Join]:
 //
-//   - id, and health_status when present, must be non-empty, without NUL;
+//   - id must be 1 to 256 bytes, and health_status, when present, 1 to 1024
+//     bytes, of valid UTF-8 without a control character (C0, DEL or C1);
 //   - metadata, when present (non-empty), must be valid JSON: one value,
 //     valid UTF-8, no repeated names. What its strings hold is the sender's
 //     business.

@@ -2,68 +2,103 @@ package daemoncontract
 
 // Validate's rules. Decoding proves only that a message has the right shape;
 // these rules keep a well-formed message from turning into a dangerous
-// action: kill(0) or kill(-1), a path that escapes its directory, a request
-// to another host. Each rule is attached to its member in the type's layout,
-// and validate walks a layout as the codec does.
+// action: kill(0), kill(1) or kill(-1), a path that escapes its directory, a
+// request to another host, a name that turns into a command-line option, a
+// control character in a log line. Each rule is attached to its member in
+// the type's layout, and validate walks a layout as the codec does.
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"net/netip"
 	"net/url"
 	"path"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // A rule checks one member's value for Validate. It gets the pointer that
-// values holds for the member, and returns why the value breaks the rule, in
-// words that follow "must": "must be ...", "must not ...".
-type rule func(dst any) error
+// values holds for the member, and the whole message for the few rules that
+// relate two members. It returns why the value breaks the rule, in words that
+// follow "must": "must be ...", "must not ...".
+type rule func(dst any, msg message) error
+
+// message is a value bound to its layout, as a rule sees it.
+type message struct {
+	l *layout
+	v values
+}
+
+// member returns the pointer that values holds for the member called name.
+func (m message) member(name string) any { return m.v[m.l.index([]byte(name))] }
 
 // validate checks every member of v, which l describes, and returns a
-// *FieldError for each one that breaks its rule, joined with errors.Join, or
-// nil.
+// *FieldError for each one that breaks its rule, joined with errors.Join, in
+// wire order, or nil.
 func validate(l *layout, v values) error {
 	var errs []error
 	for i, m := range l.members {
 		if m.valid == nil {
 			continue
 		}
-		if err := m.valid(v[i]); err != nil {
+		if err := m.valid(v[i], message{l, v}); err != nil {
 			errs = append(errs, &FieldError{Type: l.typ, Field: m.name, Err: err})
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// maxPID is the largest process ID that Validate accepts: the largest pid_t.
-// kill(2) reads a larger uint32, converted to a pid_t, as a negative number:
-// a process group, or for 4294967295 (-1) every process the caller may
-// signal.
-const maxPID = math.MaxInt32
+// Bounds of Validate's rules.
+const (
+	// minPID and maxPID bound the process IDs that Validate accepts. kill(2)
+	// reads 0 as the caller's own process group; 1 is init, which no tool
+	// started, and which ends the container when it is signalled inside one;
+	// a uint32 above the largest pid_t becomes a negative pid_t, a process
+	// group, and 4294967295 becomes -1, every process the caller may signal.
+	minPID = 2
+	maxPID = math.MaxInt32
 
-// maxTimeoutSecs is the largest graceful_timeout_secs that Validate accepts:
-// the most whole seconds a time.Duration holds, 9223372036.
-const maxTimeoutSecs = uint64(math.MaxInt64 / int64(time.Second))
+	// maxTimeoutSecs is the largest graceful_timeout_secs that Validate
+	// accepts: the most whole seconds a time.Duration holds, 9223372036.
+	maxTimeoutSecs = uint64(math.MaxInt64 / int64(time.Second))
 
-// maxQuoted bounds how much of a bad value an error message quotes.
-const maxQuoted = 64
+	// Length caps, in bytes.
+	maxNameBytes     = 64   // daemon_name, binary_name
+	maxIDBytes       = 256  // id, job_id
+	maxStatusBytes   = 1024 // health_status
+	maxURLBytes      = 2048 // base_url, health_url
+	maxPathBytes     = 4096 // binary_path, target_path, install_path
+	maxEndpointBytes = 256  // shutdown_endpoint
+	maxIdentityBytes = 128  // process_identity
+)
 
-// quote returns s quoted for an error message, cut short if long.
-func quote(s string) string {
-	if len(s) > maxQuoted {
-		return strconv.Quote(s[:maxQuoted]) + "..."
-	}
-	return strconv.Quote(s)
-}
+// The rules, one for each kind of member; the layouts name them.
+var (
+	// nameRule: daemon_name, a name that ends up in argv, file names and log
+	// lines.
+	nameRule = stringRule(func(s string) error { return checkName(s, "a name") })
+	// binaryNameRule: binary_name, a name that is also a bare file name.
+	binaryNameRule = stringRule(func(s string) error { return checkName(s, "a bare file name") })
+	// idRule: id and job_id.
+	idRule = stringRule(func(s string) error { return checkText(s, maxIDBytes) })
+	// healthStatusRule: health_status.
+	healthStatusRule = stringRule(func(s string) error { return checkText(s, maxStatusBytes) })
+	// urlRule: base_url and health_url.
+	urlRule = stringRule(func(s string) error { _, err := parseHTTPURL(s); return err })
+	// pathRule: binary_path and target_path.
+	pathRule = stringRule(absolutePath)
+	// endpointRule: shutdown_endpoint.
+	endpointRule = stringRule(endpointPath)
+)
 
 // stringRule returns a rule that applies check to a string member, or to an
 // optional one when it is present.
 func stringRule(check func(string) error) rule {
-	return func(dst any) error {
+	return func(dst any, _ message) error {
 		switch p := dst.(type) {
 		case *string:
 			return check(*p)
@@ -77,39 +112,80 @@ func stringRule(check func(string) error) rule {
 	}
 }
 
+// maxQuoted bounds how much of a bad value an error message quotes.
+const maxQuoted = 64
+
+// quote returns s quoted for an error message, cut short if long.
+func quote(s string) string {
+	if len(s) > maxQuoted {
+		return strconv.Quote(s[:maxQuoted]) + "..."
+	}
+	return strconv.Quote(s)
+}
+
 var (
 	errEmpty = errors.New("must not be empty")
 	errNUL   = errors.New("must not contain a NUL byte")
 )
 
-// nonEmptyText: every string on the wire must be non-empty and free of NUL,
-// which C strings, file names and command lines would cut short.
-func nonEmptyText(s string) error {
-	if s == "" {
+// checkText: every string on the wire must be non-empty, at most max bytes long,
+// valid UTF-8, and free of control characters: C0 (U+0000 to U+001F,
+// NUL, tab and newline among them), DEL (U+007F) and C1 (U+0080 to U+009F).
+// They would cut C strings and command lines short (NUL), forge log lines
+// (newline), rewrite a terminal (ESC) or split an HTTP header (CR, LF).
+func checkText(s string, max int) error {
+	switch {
+	case s == "":
 		return errEmpty
+	case len(s) > max:
+		return tooLong(max, len(s))
+	case !utf8.ValidString(s):
+		return errInvalidUTF8
 	}
-	if strings.IndexByte(s, 0) >= 0 {
-		return errNUL
+	for i, r := range s {
+		switch {
+		case r == 0:
+			return errNUL
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f):
+			return fmt.Errorf("must not contain a control character, got %U at byte %d", r, i)
+		}
 	}
 	return nil
 }
 
-// fileName: a bare file name, which cannot name a file outside the directory
-// it is joined to.
-func fileName(s string) error {
-	if err := nonEmptyText(s); err != nil {
-		return err
+// tooLong returns the error for a string of n bytes where max is the most.
+func tooLong(max, n int) error {
+	return fmt.Errorf("must be at most %d bytes long, got %d bytes", max, n)
+}
+
+// checkName: a name of 1 to 64 bytes, matching ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$.
+// It keeps out a leading - (an option, once the name is an argument), a
+// leading . (".", ".." and hidden files), spaces, path separators and
+// anything outside ASCII. what says what the name is for, for the error.
+func checkName(s, what string) error {
+	if s == "" {
+		return errEmpty
 	}
-	if strings.ContainsAny(s, `/\`) || s == "." || s == ".." {
-		return fmt.Errorf("must be a bare file name, without / or \\ and not . or .., got %s", quote(s))
+	ok := len(s) <= maxNameBytes && isAlnum(s[0])
+	for i := 1; ok && i < len(s); i++ {
+		c := s[i]
+		ok = isAlnum(c) || c == '.' || c == '_' || c == '-'
+	}
+	if !ok {
+		return fmt.Errorf("must be %s of 1 to 64 characters from A-Z a-z 0-9 . _ -, starting with a letter or digit, got %s", what, quote(s))
 	}
 	return nil
+}
+
+// isAlnum reports whether c is an ASCII letter or digit.
+func isAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
 
 // absolutePath: an absolute, clean slash-separated path, in which no ..
 // climbs out of the directory it appears to name.
 func absolutePath(s string) error {
-	if err := nonEmptyText(s); err != nil {
+	if err := checkText(s, maxPathBytes); err != nil {
 		return err
 	}
 	if !path.IsAbs(s) || path.Clean(s) != s {
@@ -118,78 +194,160 @@ func absolutePath(s string) error {
 	return nil
 }
 
-// removablePath: an absolute, clean path that is not the root directory,
-// which an uninstaller could otherwise be asked to delete.
-func removablePath(s string) error {
-	if err := absolutePath(s); err != nil {
+// installPathRule: install_path, the binary an uninstaller removes. It must
+// be an absolute, clean path whose last element is daemon_name, or
+// daemon_name with ".exe": "/", "/usr", "/etc/passwd" and "/dev/sda" name
+// something else.
+func installPathRule(dst any, msg message) error {
+	p, ok := dst.(*string)
+	if !ok {
+		return errUnsupportedType
+	}
+	if err := absolutePath(*p); err != nil {
 		return err
 	}
-	if s == "/" {
+	if *p == "/" {
 		return errors.New(`must not be the root directory "/"`)
+	}
+	daemon, _ := msg.member("daemon_name").(*string)
+	if daemon == nil || checkName(*daemon, "") != nil {
+		// An invalid daemon_name is reported on its own; there is
+		// nothing to compare with.
+		return nil
+	}
+	if last := path.Base(*p); last != *daemon && last != *daemon+".exe" {
+		return fmt.Errorf("must name the daemon's own binary, ending in /%s or /%s.exe (daemon_name), got %s", *daemon, *daemon, quote(*p))
 	}
 	return nil
 }
 
-// httpURL: an absolute http or https URL with a host name.
-func httpURL(s string) error {
-	_, err := parseHTTPURL(s)
-	return err
-}
-
 // parseHTTPURL parses s, which must be an absolute http or https URL with a
-// host name.
+// host, at most 2048 bytes long, and without user information. The host is
+// ASCII: a DNS name or IPv4 address of A-Z a-z 0-9 . - _, or an IPv6 address
+// in brackets; an international domain name is written in its xn-- form, and
+// a percent-escape in the host is an error. A port, when there is a colon, is
+// a decimal number in 1..65535 without leading zeros. The URL is quoted in
+// errors without its user information.
 func parseHTTPURL(s string) (*url.URL, error) {
-	if err := nonEmptyText(s); err != nil {
+	if err := checkText(s, maxURLBytes); err != nil {
 		return nil, err
 	}
 	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Opaque != "" || u.Hostname() == "" {
-		return nil, fmt.Errorf("must be an absolute http or https URL with a host name, got %s", quote(s))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Opaque != "" || u.Host == "" {
+		return nil, fmt.Errorf("must be an absolute http or https URL with a host name, got %s", quote(withoutUserinfo(s)))
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("must not contain user information before the host (user@ or user:password@): it hides the real host, and puts credentials in logs; got %s", quote(withoutUserinfo(s)))
+	}
+	if err := authority(rawAuthority(s)); err != nil {
+		return nil, fmt.Errorf("%w, got %s", err, quote(s))
 	}
 	return u, nil
 }
 
-// endpointPath: a bare absolute path, resolved against a daemon's own host:
-// exactly one leading /, no scheme, host, query, fragment or backslash, and
-// no . or .. segment, also once percent-decoded.
-func endpointPath(s string) error {
-	_, err := parseEndpointPath(s)
-	return err
+// rawAuthority returns the authority of s, an absolute URL with "//" after
+// its scheme, as written: before any percent-decoding.
+func rawAuthority(s string) string {
+	_, rest, _ := strings.Cut(s, "//")
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		rest = rest[:i]
+	}
+	return rest
 }
 
-// parseEndpointPath parses s, which must be a bare absolute path.
-func parseEndpointPath(s string) (*url.URL, error) {
-	if err := nonEmptyText(s); err != nil {
-		return nil, err
+// withoutUserinfo returns s, a URL, without the user information in its
+// authority, if it has any: "http://u:pw@h/x" becomes "http://h/x". It
+// works on text that url.Parse rejects too, so that no error repeats a
+// password.
+func withoutUserinfo(s string) string {
+	_, rest, ok := strings.Cut(s, "//")
+	if !ok {
+		return s
 	}
-	bad := func() (*url.URL, error) {
-		return nil, fmt.Errorf("must be a bare absolute path such as \"/v1/shutdown\": one leading /, no scheme, host, query, fragment, backslash, . or .. segment; got %s", quote(s))
+	end := len(rest)
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		end = i
 	}
-	if !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") || strings.ContainsAny(s, `\?#`) {
-		return bad()
+	at := strings.LastIndexByte(rest[:end], '@')
+	if at < 0 {
+		return s
 	}
-	u, err := url.Parse(s)
-	if err != nil || strings.ContainsAny(u.Path, "\\\x00") {
-		return bad()
-	}
-	for seg := range strings.SplitSeq(u.Path, "/") {
-		if seg == "." || seg == ".." {
-			return bad()
+	return s[:len(s)-len(rest)] + rest[at+1:]
+}
+
+// authority checks a URL's host and port, as written (see parseHTTPURL).
+func authority(auth string) error {
+	host, port := auth, ""
+	if strings.HasPrefix(auth, "[") {
+		end := strings.IndexByte(auth, ']')
+		if end < 0 {
+			return errors.New("must have a closing ] after an IPv6 host")
+		}
+		host, port = auth[:end+1], auth[end+1:]
+		// The zone of a link-local address is escaped: [fe80::1%25eth0].
+		addr, err := netip.ParseAddr(strings.Replace(host[1:end], "%25", "%", 1))
+		if err != nil || !addr.Is6() {
+			return errors.New("must have an IPv6 address inside [ ]")
+		}
+	} else {
+		if i := strings.LastIndexByte(auth, ':'); i >= 0 {
+			host, port = auth[:i], auth[i:]
+		}
+		if host == "" {
+			return errors.New("must have a host name")
+		}
+		for i := 0; i < len(host); i++ {
+			if c := host[i]; !isAlnum(c) && c != '.' && c != '-' && c != '_' {
+				return errors.New("must have a host of ASCII letters, digits, . - and _ only, or an IPv6 address in [ ] (an international domain name in its xn-- form)")
+			}
 		}
 	}
-	return u, nil
+	if port == "" {
+		return nil
+	}
+	digits := port[1:] // after the ':'
+	n, err := strconv.ParseUint(digits, 10, 16)
+	if port[0] != ':' || err != nil || n == 0 || digits[0] == '0' {
+		return errors.New("must have a port, when there is a colon, that is a decimal number in 1..65535")
+	}
+	return nil
 }
 
-// processRule: a process ID that kill(2) reads as one process: 1..MaxPID.
-// 0 would signal the caller's own process group; a larger value becomes a
-// negative pid_t, a process group, and 4294967295 becomes -1, every process.
-// An optional pid that is absent passes.
-func processRule(dst any) error {
+// endpointPath: shutdown_endpoint, a bare absolute path that is resolved
+// against the daemon's own host. At most 256 bytes of A-Z a-z 0-9 - . _ ~ /,
+// with exactly one leading / and no . or .. segment: no scheme, host, query,
+// fragment, backslash, and no percent-escape, which would let "/%2fevil.example/x"
+// become a request target "//evil.example/x" that names another host.
+func endpointPath(s string) error {
+	switch {
+	case s == "":
+		return errEmpty
+	case len(s) > maxEndpointBytes:
+		return tooLong(maxEndpointBytes, len(s))
+	}
+	ok := s[0] == '/' && !strings.HasPrefix(s, "//")
+	for i := 0; ok && i < len(s); i++ {
+		c := s[i]
+		ok = isAlnum(c) || strings.IndexByte("-._~/", c) >= 0
+	}
+	for seg := range strings.SplitSeq(s, "/") {
+		ok = ok && seg != "." && seg != ".."
+	}
+	if !ok {
+		return fmt.Errorf("must be a bare absolute path such as \"/v1/shutdown\", of A-Z a-z 0-9 - . _ ~ / only, with one leading / and no . or .. segment; got %s", quote(s))
+	}
+	return nil
+}
+
+// pidRule: a process ID that kill(2) reads as one process a tool may have
+// started: 2..2147483647 (see minPID). An optional pid that is absent
+// passes.
+func pidRule(dst any, _ message) error {
 	var pid uint32
 	switch p := dst.(type) {
 	case *uint32:
 		pid = *p
-	case *optionalUint32:
+	case *optional[uint32]:
 		if !p.set {
 			return nil
 		}
@@ -199,15 +357,42 @@ func processRule(dst any) error {
 	}
 	switch {
 	case pid == 0:
-		return errors.New("must be a process ID in 1..2147483647, got 0, which kill(2) reads as the caller's own process group")
+		return errors.New("must be a process ID in 2..2147483647, got 0, which kill(2) reads as the caller's own process group")
+	case pid == 1:
+		return errors.New("must be a process ID in 2..2147483647, got 1, which is init: no tool started it, and signalling it inside a container ends the container")
 	case pid > maxPID:
-		return fmt.Errorf("must be a process ID in 1..2147483647, got %d, which kill(2) reads as a negative pid: a process group, or for 4294967295 every process", pid)
+		return fmt.Errorf("must be a process ID in 2..2147483647, got %d, which kill(2) reads as a negative pid: a process group, or for 4294967295 every process", pid)
+	}
+	return nil
+}
+
+// identityRule: process_identity, when present, is 1 to 128 bytes of
+// printable ASCII without spaces (U+0021 to U+007E), and comes with the pid
+// whose process it names.
+func identityRule(dst any, msg message) error {
+	p, ok := dst.(*optional[string])
+	if !ok {
+		return errUnsupportedType
+	}
+	if !p.set {
+		return nil
+	}
+	id := p.value
+	good := id != "" && len(id) <= maxIdentityBytes
+	for i := 0; good && i < len(id); i++ {
+		good = id[i] >= 0x21 && id[i] <= 0x7e
+	}
+	if !good {
+		return fmt.Errorf("must be 1 to 128 bytes of printable ASCII without spaces, got %s", quote(id))
+	}
+	if pid, _ := msg.member("pid").(*optional[uint32]); pid == nil || !pid.set {
+		return errors.New("must come with the pid of the process it names, and the handle has no pid")
 	}
 	return nil
 }
 
 // timeoutRule: a number of seconds that fits a time.Duration.
-func timeoutRule(dst any) error {
+func timeoutRule(dst any, _ message) error {
 	p, ok := dst.(*uint64)
 	if !ok {
 		return errUnsupportedType
@@ -219,7 +404,7 @@ func timeoutRule(dst any) error {
 }
 
 // epochRule: a time that the wire can carry, not before the Unix epoch.
-func epochRule(dst any) error {
+func epochRule(dst any, _ message) error {
 	p, ok := dst.(*time.Time)
 	if !ok {
 		return errUnsupportedType
@@ -228,9 +413,9 @@ func epochRule(dst any) error {
 	return err
 }
 
-// jsonRule: metadata, when present, must be valid JSON: one value, valid
+// metadataRule: metadata, when present, must be valid JSON: one value, valid
 // UTF-8, no repeated names. What its strings hold is the sender's business.
-func jsonRule(dst any) error {
+func metadataRule(dst any, _ message) error {
 	p, ok := dst.(*json.RawMessage)
 	if !ok {
 		return errUnsupportedType

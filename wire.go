@@ -24,7 +24,7 @@ import (
 )
 
 // maxMembers is the most members any contract type has.
-const maxMembers = 4
+const maxMembers = 5
 
 // A layout is a contract type's wire format: its Go name, for errors, and its
 // members in wire order.
@@ -55,16 +55,18 @@ type memberLayout struct {
 //	**string          a string or null (nil)
 //	*bool             true or false; null is an error
 //	*uint32           an integer in 0..4294967295; null is an error
-//	*optionalUint32   an integer in 0..4294967295 or null (unset)
+//	*optional[uint32] an integer in 0..4294967295 or null (unset)
+//	*optional[string] a string or null (unset)
 //	*uint64           an integer in 0..18446744073709551615; null is an error
 //	*time.Time        an integer in 0..9223372036854775807: whole seconds since the Unix epoch
 //	*json.RawMessage  any JSON value; null is nil
 type values [maxMembers]any
 
-// optionalUint32 is an integer that may be absent. It is comparable, so a
-// struct holding it can be compared with ==.
-type optionalUint32 struct {
-	value uint32
+// optional is a value that may be absent. Unlike a pointer, it is
+// comparable by value, so a struct holding it (DaemonHandle) can be compared
+// with == and used as a map key.
+type optional[T comparable] struct {
+	value T
 	set   bool
 }
 
@@ -282,27 +284,21 @@ func decodeValue(dec *jsontext.Decoder, dst any, check bool) error {
 	kind := raw.Kind()
 	switch p := dst.(type) {
 	case *string:
-		if kind != '"' {
-			return mustBe("a string", raw)
-		}
-		s, err := text(raw, check)
+		s, err := stringValue(raw, check, "a string")
 		if err != nil {
 			return err
 		}
-		*p = string(s)
+		*p = s
 	case **string:
-		switch kind {
-		case 'n':
+		if kind == 'n' {
 			*p = nil
-		case '"':
-			s, err := text(raw, check)
-			if err != nil {
-				return err
-			}
-			*p = new(string(s))
-		default:
-			return mustBe("a string or null", raw)
+			return nil
 		}
+		s, err := stringValue(raw, check, "a string or null")
+		if err != nil {
+			return err
+		}
+		*p = &s
 	case *bool:
 		if kind != 't' && kind != 'f' {
 			return mustBe("true or false", raw)
@@ -314,16 +310,26 @@ func decodeValue(dec *jsontext.Decoder, dst any, check bool) error {
 			return err
 		}
 		*p = uint32(n)
-	case *optionalUint32:
+	case *optional[uint32]:
 		if kind == 'n' {
-			*p = optionalUint32{}
+			*p = optional[uint32]{}
 			return nil
 		}
 		n, err := parseUint(raw, 32, "an integer in 0..4294967295 or null")
 		if err != nil {
 			return err
 		}
-		*p = optionalUint32{value: uint32(n), set: true}
+		*p = optional[uint32]{value: uint32(n), set: true}
+	case *optional[string]:
+		if kind == 'n' {
+			*p = optional[string]{}
+			return nil
+		}
+		s, err := stringValue(raw, check, "a string or null")
+		if err != nil {
+			return err
+		}
+		*p = optional[string]{value: s, set: true}
 	case *uint64:
 		n, err := parseUint(raw, 64, "an integer in 0..18446744073709551615")
 		if err != nil {
@@ -355,6 +361,19 @@ func decodeValue(dec *jsontext.Decoder, dst any, check bool) error {
 		return errUnsupportedType
 	}
 	return nil
+}
+
+// stringValue returns the text of raw, which must be a JSON string; want says
+// what the member must be, for the error.
+func stringValue(raw jsontext.Value, check bool, want string) (string, error) {
+	if raw.Kind() != '"' {
+		return "", mustBe(want, raw)
+	}
+	s, err := text(raw, check)
+	if err != nil {
+		return "", err
+	}
+	return string(s), nil
 }
 
 // parseUint returns the value of raw, which must be a JSON integer below
@@ -483,23 +502,22 @@ func encodeMember(enc *jsontext.Encoder, name string, src any) error {
 	var val jsontext.Token
 	switch p := src.(type) {
 	case *string:
-		if !validUTF8(*p) {
-			return errInvalidUTF8
-		}
 		val = jsontext.String(*p)
 	case **string:
 		if *p == nil {
 			return nil
 		}
-		if !validUTF8(**p) {
-			return errInvalidUTF8
-		}
 		val = jsontext.String(**p)
+	case *optional[string]:
+		if !p.set {
+			return nil
+		}
+		val = jsontext.String(p.value)
 	case *bool:
 		val = jsontext.Bool(*p)
 	case *uint32:
 		val = jsontext.Uint(uint64(*p))
-	case *optionalUint32:
+	case *optional[uint32]:
 		if !p.set {
 			return nil
 		}
@@ -535,6 +553,9 @@ func encodeMember(enc *jsontext.Encoder, name string, src any) error {
 		return err
 	default:
 		return errUnsupportedType
+	}
+	if val.Kind() == '"' && !validUTF8(val.String()) {
+		return errInvalidUTF8
 	}
 	if err := enc.WriteToken(jsontext.String(name)); err != nil {
 		return err
