@@ -60,7 +60,9 @@ func TestAPI(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Log("If the change is deliberate, run make apibaseline and commit " + baselineName +
-			" with the change; for an incompatible change, say why in the commit message.")
+			" with the change; for an incompatible change, say why in the commit message." +
+			" A changed json tag is a change of the wire format: it needs conformance cases and" +
+			" golden messages too, and go test . fails until the codec's layout agrees.")
 	}
 }
 
