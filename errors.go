@@ -1,8 +1,10 @@
 package daemoncontract
 
 import (
+	"encoding/json/jsontext"
 	"errors"
 	"strconv"
+	"strings"
 )
 
 // FieldError reports a contract message that breaks the wire format, or a
@@ -12,11 +14,15 @@ import (
 // field that is missing or null, a name given twice, a value of the wrong JSON
 // type, a number out of range, invalid UTF-8 or a lone surrogate inside the
 // field's value. It also returns one, with Field empty, when the message is not
-// a JSON object at all. Pure syntax errors (truncated input, a stray comma) may
+// a JSON object at all, when a member name is not valid text, and when data
+// follows the message. Pure syntax errors (truncated input, a stray comma) may
 // instead be the JSON package's own error types.
 //
 // A *FieldError is reachable with [errors.As] from what [encoding/json.Unmarshal]
-// and [encoding/json/v2.Unmarshal] return, whichever package the caller uses.
+// and [encoding/json/v2.Unmarshal] return, whichever package the caller uses,
+// and [errors.Is] tells its cases apart with the sentinels below
+// ([ErrMissingField], [ErrWrongType], ...). Validate reports every broken
+// field at once; [FieldErrors] returns them all.
 type FieldError struct {
 	// Type is the contract type the message was meant to be, such as
 	// "ShutdownConfig".
@@ -27,14 +33,59 @@ type FieldError struct {
 	// as a whole.
 	Field string
 
-	// Err describes what is wrong. It may wrap the JSON package's own error
-	// (for example a *jsontext.SyntacticError for a repeated name).
+	// Err describes what is wrong. It wraps the sentinel of its case (see
+	// ErrMissingField and the others), and may wrap the JSON package's own
+	// error (for example a *jsontext.SyntacticError for a repeated name).
 	Err error
 }
 
-// errMissingField is the Err of a FieldError for a required member that the
-// message does not contain; Error words that case as serde does.
-var errMissingField = errors.New("missing field")
+// The cases of a [*FieldError], for [errors.Is]. Each *FieldError wraps the
+// sentinel of its case, whichever JSON package the caller used:
+//
+//	var cfg daemoncontract.ShutdownConfig
+//	err := json.Unmarshal(data, &cfg)
+//	if errors.Is(err, daemoncontract.ErrMissingField) { ... }
+//
+// A sentinel's own text is short: the *FieldError that wraps it says what
+// is wrong, where, and what the value must be.
+var (
+	// ErrMissingField: a required member is missing.
+	ErrMissingField = errors.New("missing field")
+
+	// ErrNullField: a member is null where null is not allowed (a required
+	// member, or graceful_timeout_secs).
+	ErrNullField = errors.New("null where none is allowed")
+
+	// ErrWrongType: a member's value has the wrong JSON type, such as a
+	// string for a pid, or a float (1.0, 1e3) for an integer.
+	ErrWrongType = errors.New("wrong JSON type")
+
+	// ErrOutOfRange: a number outside its member's range (a negative pid,
+	// 4294967296 for a pid), a time the wire cannot carry, and metadata that a
+	// Rust peer cannot read: a number that is infinite as a 64-bit float, or
+	// nesting deeper than 127 levels.
+	ErrOutOfRange = errors.New("out of range")
+
+	// ErrDuplicateName: a name is given twice, anywhere in the message. The
+	// error wraps [jsontext.ErrDuplicateName] too.
+	ErrDuplicateName = errors.New("repeated name")
+
+	// ErrInvalidText: invalid UTF-8, or a lone surrogate escape, anywhere in
+	// the message.
+	ErrInvalidText = errors.New("invalid UTF-8 or lone surrogate")
+
+	// ErrNotObject: the message is not a JSON object.
+	ErrNotObject = errors.New("not a JSON object")
+
+	// ErrTrailingData: data follows the message (UnmarshalJSON and
+	// encoding/json/v2).
+	ErrTrailingData = errors.New("data after the message")
+
+	// ErrInvalidValue: a value breaks a rule of Validate (which
+	// [HttpDaemonConfig.ShutdownURL] applies too). Every error Validate
+	// reports wraps it.
+	ErrInvalidValue = errors.New("breaks a rule of Validate")
+)
 
 // Error returns the error text. It starts with "daemoncontract: ", then the
 // type, then the field:
@@ -51,12 +102,95 @@ func (e *FieldError) Error() string {
 	switch {
 	case e.Field == "":
 		return prefix + what
-	case e.Err == errMissingField:
+	case e.Err == ErrMissingField:
 		return prefix + "missing field " + strconv.Quote(e.Field)
 	default:
 		return prefix + "field " + strconv.Quote(e.Field) + ": " + what
 	}
 }
 
-// Unwrap returns Err, so that [errors.Is] and [errors.As] see the cause.
+// Unwrap returns Err, so that [errors.Is] and [errors.As] see the cause and
+// the sentinel of its case.
 func (e *FieldError) Unwrap() error { return e.Err }
+
+// FieldErrors returns every *FieldError in err's tree, in order: depth
+// first, as errors.Is walks it, through both Unwrap() error and Unwrap()
+// []error (errors.Join). It returns nil when there is none. Use it to report
+// every field that Validate found broken; [errors.As] finds only the first.
+//
+// A *FieldError's own Err is searched too, so a *FieldError that wraps
+// another yields both.
+func FieldErrors(err error) []*FieldError {
+	var out []*FieldError
+	var walk func(error)
+	walk = func(err error) {
+		if err == nil {
+			return
+		}
+		if fe, ok := err.(*FieldError); ok {
+			out = append(out, fe)
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			walk(u.Unwrap())
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				walk(e)
+			}
+		}
+	}
+	walk(err)
+	return out
+}
+
+// kindError is an error marked with the sentinel of its case. Its text is
+// err's alone, so that marking an error changes no message.
+type kindError struct {
+	kind error // one of the sentinels
+	err  error
+}
+
+func (e *kindError) Error() string   { return e.err.Error() }
+func (e *kindError) Unwrap() []error { return []error{e.kind, e.err} }
+
+// withKind marks err with kind.
+func withKind(kind, err error) error { return &kindError{kind: kind, err: err} }
+
+// classified returns err, an error from the jsontext package, marked with the
+// sentinel of its case where it has one: ErrDuplicateName for a repeated
+// name, ErrInvalidText for invalid UTF-8 or a lone surrogate. Syntax errors,
+// and errors marked already, are returned as they are.
+func classified(err error) error {
+	switch {
+	case err == nil || errors.As(err, new(*kindError)):
+		return err // nothing to mark, or marked already
+	case errors.Is(err, jsontext.ErrDuplicateName):
+		return withKind(ErrDuplicateName, err)
+	case invalidText(err):
+		return withKind(ErrInvalidText, err)
+	}
+	return err
+}
+
+// jsontextInvalidUTF8 is the cause that jsontext gives invalid UTF-8. The
+// package does not export it; it is taken from jsontext itself, so that
+// errors.Is compares with the very value.
+var jsontextInvalidUTF8 = func() error {
+	_, err := jsontext.AppendUnquote(nil, "\"\xff\"")
+	var se *jsontext.SyntacticError
+	if errors.As(err, &se) {
+		return se.Err
+	}
+	return err
+}()
+
+// invalidText reports whether err is jsontext's error for text that is not
+// valid: invalid UTF-8, or a lone surrogate escape. jsontext calls the
+// latter an invalid surrogate pair; a test pins that wording.
+func invalidText(err error) bool {
+	var se *jsontext.SyntacticError
+	if !errors.As(err, &se) || se.Err == nil {
+		return false
+	}
+	return se.Err == jsontextInvalidUTF8 || strings.HasPrefix(se.Err.Error(), "invalid surrogate pair")
+}

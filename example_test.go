@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
 	"time"
 
 	"github.com/rbee-keeper/daemoncontract"
@@ -163,4 +165,65 @@ func ExampleFieldError() {
 	}
 	// Output:
 	// ShutdownConfig pid
+}
+
+// errors.Is tells the cases of a *FieldError apart, whichever JSON package
+// decoded the message. A message that decodes can still break a rule of
+// Validate.
+func ExampleErrMissingField() {
+	for _, in := range []string{
+		`{"daemon_name":"rbee-hive"}`,
+		`{"daemon_name":"rbee-hive","pid":"4242"}`,
+		`{"daemon_name":"rbee-hive","pid":1}`,
+	} {
+		var cfg daemoncontract.ShutdownConfig
+		err := json.Unmarshal([]byte(in), &cfg)
+		if err == nil {
+			err = cfg.Validate()
+		}
+		switch {
+		case errors.Is(err, daemoncontract.ErrMissingField):
+			fmt.Println("missing:", err)
+		case errors.Is(err, daemoncontract.ErrWrongType):
+			fmt.Println("wrong type:", err)
+		case errors.Is(err, daemoncontract.ErrInvalidValue):
+			fmt.Println("invalid:", err)
+		}
+	}
+	// Output:
+	// missing: daemoncontract: ShutdownConfig: missing field "pid"
+	// wrong type: daemoncontract: ShutdownConfig: field "pid": must be an integer in 0..4294967295, got a string
+	// invalid: daemoncontract: ShutdownConfig: field "pid": must be a process ID in 2..2147483647, got 1, which is init: no tool started it, and signalling it inside a container ends the container
+}
+
+// Validate reports every broken field at once; errors.As finds only the
+// first, FieldErrors finds them all.
+func ExampleFieldErrors() {
+	cfg := daemoncontract.ShutdownConfig{DaemonName: "-rf", PID: 0, GracefulTimeoutSecs: 5, JobID: new("")}
+	for _, fe := range daemoncontract.FieldErrors(cfg.Validate()) {
+		fmt.Println(fe.Field)
+	}
+	// Output:
+	// daemon_name
+	// pid
+	// job_id
+}
+
+// A handle prints as one line, and logs as a group of its wire members.
+func ExampleDaemonHandle_LogValue() {
+	h := daemoncontract.StartedByUs("rbee-hive", "http://localhost:7835", new(uint32(12345)))
+	fmt.Println(h)
+
+	log := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{} // no time, so that the output is the same every run
+			}
+			return a
+		},
+	}))
+	log.Info("stopping", "daemon", h)
+	// Output:
+	// rbee-hive at http://localhost:7835, started by us, pid 12345
+	// level=INFO msg=stopping daemon.daemon_name=rbee-hive daemon.started_by_us=true daemon.base_url=http://localhost:7835 daemon.pid=12345
 }

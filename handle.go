@@ -1,6 +1,11 @@
 package daemoncontract
 
-import "encoding/json/jsontext"
+import (
+	"encoding/json/jsontext"
+	"log/slog"
+	"strconv"
+	"strings"
+)
 
 // DaemonHandle is what a lifecycle tool keeps about one daemon: its name, the
 // URL it answers on, whether this tool started it, and, when known, its
@@ -137,6 +142,75 @@ func (h DaemonHandle) WithDiscoveredURL(url string) DaemonHandle {
 	return h
 }
 
+// String returns the handle as one line for people, such as
+//
+//	rbee-hive at http://localhost:7835, started by us, pid 12345
+//	queen-rbee at http://localhost:7833, not started by us
+//
+// It is what fmt prints for %v and %+v. The base URL is shown without user
+// information, and a name or URL that is empty or holds anything but
+// printable ASCII is quoted, so that a handle from the wire cannot forge log
+// lines. The process identity is left out; LogValue has every member.
+func (h DaemonHandle) String() string {
+	var b strings.Builder
+	b.WriteString(logText(h.daemonName))
+	b.WriteString(" at ")
+	b.WriteString(logText(withoutUserinfo(h.baseURL)))
+	if h.startedByUs {
+		b.WriteString(", started by us")
+	} else {
+		b.WriteString(", not started by us")
+	}
+	if h.pid.set {
+		b.WriteString(", pid ")
+		b.WriteString(strconv.FormatUint(uint64(h.pid.value), 10))
+	}
+	return b.String()
+}
+
+// logText returns s as it is when it is printable ASCII without spaces or
+// quotes, and quoted otherwise.
+func logText(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' || s[i] == '"' {
+			return strconv.Quote(s)
+		}
+	}
+	if s == "" {
+		return `""`
+	}
+	return s
+}
+
+// LogValue implements [log/slog.LogValuer]: a handle is logged as a group
+// of its wire members, under their JSON names, with pid and
+// process_identity only when present, and base_url without user
+// information:
+//
+//	slog.Info("stopping", "daemon", h)
+//	// level=INFO msg=stopping daemon.daemon_name=rbee-hive daemon.started_by_us=true daemon.base_url=http://localhost:7835 daemon.pid=12345
+func (h DaemonHandle) LogValue() slog.Value {
+	v := h.values()
+	attrs := make([]slog.Attr, 0, maxMembers)
+	for i, m := range daemonHandleLayout.members {
+		switch p := v[i].(type) {
+		case *string: // withoutUserinfo changes only a URL with user information
+			attrs = append(attrs, slog.String(m.name, withoutUserinfo(*p)))
+		case *bool:
+			attrs = append(attrs, slog.Bool(m.name, *p))
+		case *optional[uint32]:
+			if p.set {
+				attrs = append(attrs, slog.Uint64(m.name, uint64(p.value)))
+			}
+		case *optional[string]:
+			if p.set {
+				attrs = append(attrs, slog.String(m.name, p.value))
+			}
+		}
+	}
+	return slog.GroupValue(attrs...)
+}
+
 // Validate reports whether h is safe to act on. It returns nil, or a
 // *FieldError for each broken rule, joined with [errors.Join]:
 //
@@ -184,7 +258,9 @@ func (h DaemonHandle) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSONFrom implements [encoding/json/v2.UnmarshalerFrom] with the
 // contract's strict rules, whatever the decoder's options. On error, *h is
-// unchanged.
+// unchanged. (encoding/json/v2 looks for data after the message only once this
+// method has returned, and then reports an error with *h already set; see
+// the package documentation.)
 func (h *DaemonHandle) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	var v DaemonHandle
 	return commit(h, &v, decodeFrom(dec, daemonHandleLayout, v.values()))

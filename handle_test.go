@@ -1,6 +1,9 @@
 package daemoncontract_test
 
 import (
+	"bytes"
+	"fmt"
+	"log/slog"
 	"sync"
 	"testing"
 
@@ -279,4 +282,54 @@ var daemonHandleDecodeErrorTests = []decodeErrorTest{
 
 func TestDaemonHandleDecodeErrors(t *testing.T) {
 	runDecodeErrorTests[daemoncontract.DaemonHandle](t, daemonHandleDecodeErrorTests)
+}
+
+func TestDaemonHandleString(t *testing.T) {
+	tests := []struct {
+		h    daemoncontract.DaemonHandle
+		want string
+	}{
+		{daemoncontract.StartedByUs("rbee-hive", "http://localhost:7835", new(uint32(12345))), "rbee-hive at http://localhost:7835, started by us, pid 12345"},
+		{daemoncontract.StartedByUs("rbee-hive", "http://localhost:7835", new(uint32(12345))).WithProcessIdentity("linux:b:1"), "rbee-hive at http://localhost:7835, started by us, pid 12345"},
+		{daemoncontract.StartedByUs("vllm-worker", "http://[::1]:8080", nil), "vllm-worker at http://[::1]:8080, started by us"},
+		{daemoncontract.AlreadyRunning("queen-rbee", "http://localhost:7833"), "queen-rbee at http://localhost:7833, not started by us"},
+		{daemoncontract.DaemonHandle{}, `"" at "", not started by us`},
+		// A handle from the wire cannot forge a log line, nor leak a password.
+		{daemoncontract.AlreadyRunning("q\nlevel=ERROR msg=forged", "http://x"), `"q\nlevel=ERROR msg=forged" at http://x, not started by us`},
+		{daemoncontract.AlreadyRunning("q", "http://admin:s3cret@h:1/x"), "q at http://h:1/x, not started by us"},
+		{daemoncontract.AlreadyRunning("q\x1b[2J", "http://h/\u202e"), `"q\x1b[2J" at "http://h/\u202e", not started by us`},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, tt.h.String())
+		assert.Equal(t, tt.want, fmt.Sprintf("%v", tt.h), "%%v")
+		assert.Equal(t, tt.want, fmt.Sprintf("%+v", tt.h), "%%+v prints no internal fields")
+		assert.NotContains(t, tt.h.String(), "\n")
+	}
+}
+
+func TestDaemonHandleLogValue(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}}))
+	h := daemoncontract.StartedByUs("rbee-hive", "http://admin:s3cret@localhost:7835", new(uint32(12345))).WithProcessIdentity("linux:b:1")
+	log.Info("stopping", "daemon", h)
+	log.Info("found", "daemon", daemoncontract.AlreadyRunning("queen-rbee", "http://localhost:7833"))
+	assert.Equal(t,
+		`{"level":"INFO","msg":"stopping","daemon":{"daemon_name":"rbee-hive","started_by_us":true,"base_url":"http://localhost:7835","pid":12345,"process_identity":"linux:b:1"}}`+"\n"+
+			`{"level":"INFO","msg":"found","daemon":{"daemon_name":"queen-rbee","started_by_us":false,"base_url":"http://localhost:7833"}}`+"\n",
+		buf.String())
+
+	buf.Reset()
+	text := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}}))
+	text.Info("stopping", "daemon", daemoncontract.StartedByUs("rbee-hive", "http://localhost:7835", new(uint32(12345))))
+	assert.Equal(t, "level=INFO msg=stopping daemon.daemon_name=rbee-hive daemon.started_by_us=true daemon.base_url=http://localhost:7835 daemon.pid=12345\n", buf.String())
 }

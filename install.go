@@ -72,7 +72,9 @@ func (c InstallConfig) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSONFrom implements [encoding/json/v2.UnmarshalerFrom] with the
 // contract's strict rules, whatever the decoder's options. On error, *c is
-// unchanged.
+// unchanged. (encoding/json/v2 looks for data after the message only once this
+// method has returned, and then reports an error with *c already set; see
+// the package documentation.)
 func (c *InstallConfig) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	var v InstallConfig
 	return commit(c, &v, decodeFrom(dec, installConfigLayout, v.values()))
@@ -134,7 +136,9 @@ func (r InstallResult) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSONFrom implements [encoding/json/v2.UnmarshalerFrom] with the
 // contract's strict rules, whatever the decoder's options. On error, *r is
-// unchanged.
+// unchanged. (encoding/json/v2 looks for data after the message only once this
+// method has returned, and then reports an error with *r already set; see
+// the package documentation.)
 func (r *InstallResult) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	var v InstallResult
 	return commit(r, &v, decodeFrom(dec, installResultLayout, v.values()))
@@ -207,7 +211,9 @@ func (c UninstallConfig) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSONFrom implements [encoding/json/v2.UnmarshalerFrom] with the
 // contract's strict rules, whatever the decoder's options. On error, *c is
-// unchanged.
+// unchanged. (encoding/json/v2 looks for data after the message only once this
+// method has returned, and then reports an error with *c already set; see
+// the package documentation.)
 func (c *UninstallConfig) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	var v UninstallConfig
 	return commit(c, &v, decodeFrom(dec, uninstallConfigLayout, v.values()))

@@ -92,16 +92,16 @@ func (c HttpDaemonConfig) ShutdownURL() (string, error) {
 	if c.ShutdownEndpoint == nil {
 		return "", ErrNoShutdownEndpoint
 	}
+	var errs []error
 	u, err := parseHTTPURL(c.HealthURL)
 	if err != nil {
-		err = &FieldError{Type: httpDaemonConfigLayout.typ, Field: "health_url", Err: err}
+		errs = append(errs, httpDaemonConfigLayout.invalid("health_url", err))
 	}
-	err2 := endpointPath(*c.ShutdownEndpoint)
-	if err2 != nil {
-		err2 = &FieldError{Type: httpDaemonConfigLayout.typ, Field: "shutdown_endpoint", Err: err2}
+	if err := endpointPath(*c.ShutdownEndpoint); err != nil {
+		errs = append(errs, httpDaemonConfigLayout.invalid("shutdown_endpoint", err))
 	}
-	if err := errors.Join(err, err2); err != nil {
-		return "", err
+	if errs != nil {
+		return "", errors.Join(errs...)
 	}
 	// The endpoint holds no byte that a URL escapes, so it is the path as
 	// written.
@@ -122,7 +122,9 @@ func (c HttpDaemonConfig) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSONFrom implements [encoding/json/v2.UnmarshalerFrom] with the
 // contract's strict rules, whatever the decoder's options. On error, *c is
-// unchanged.
+// unchanged. (encoding/json/v2 looks for data after the message only once this
+// method has returned, and then reports an error with *c already set; see
+// the package documentation.)
 func (c *HttpDaemonConfig) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	var v HttpDaemonConfig
 	return commit(c, &v, decodeFrom(dec, httpDaemonConfigLayout, v.values()))

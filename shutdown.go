@@ -105,8 +105,10 @@ func (c ShutdownConfig) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSONFrom implements [encoding/json/v2.UnmarshalerFrom] with the
 // contract's strict rules, whatever the decoder's options. A missing
-// "graceful_timeout_secs" decodes as DefaultGracefulTimeoutSecs. On error, *c
-// is unchanged.
+// "graceful_timeout_secs" decodes as DefaultGracefulTimeoutSecs. On error, *c is
+// unchanged. (encoding/json/v2 looks for data after the message only once this
+// method has returned, and then reports an error with *c already set; see
+// the package documentation.)
 func (c *ShutdownConfig) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	v := NewShutdownConfig("", 0)
 	return commit(c, &v, decodeFrom(dec, shutdownConfigLayout, v.values()))

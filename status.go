@@ -51,7 +51,9 @@ func (r StatusRequest) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSONFrom implements [encoding/json/v2.UnmarshalerFrom] with the
 // contract's strict rules, whatever the decoder's options. On error, *r is
-// unchanged.
+// unchanged. (encoding/json/v2 looks for data after the message only once this
+// method has returned, and then reports an error with *r already set; see
+// the package documentation.)
 func (r *StatusRequest) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	var v StatusRequest
 	return commit(r, &v, decodeFrom(dec, statusRequestLayout, v.values()))
@@ -126,7 +128,9 @@ func (r StatusResponse) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSONFrom implements [encoding/json/v2.UnmarshalerFrom] with the
 // contract's strict rules, whatever the decoder's options. On error, *r is
-// unchanged.
+// unchanged. (encoding/json/v2 looks for data after the message only once this
+// method has returned, and then reports an error with *r already set; see
+// the package documentation.)
 func (r *StatusResponse) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	var v StatusResponse
 	return commit(r, &v, decodeFrom(dec, statusResponseLayout, v.values()))

@@ -2,9 +2,11 @@ package daemoncontract_test
 
 import (
 	"encoding/json"
+	jsonv2 "encoding/json/v2"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/rbee-keeper/daemoncontract"
 )
@@ -213,18 +215,39 @@ func TestSyntaxErrors(t *testing.T) {
 }
 
 func TestTrailingData(t *testing.T) {
-	// A message is one JSON object and nothing after it. (encoding/json/v2
-	// finds trailing data only after the method has stored the object, so
-	// there the destination holds the first message; the error still says
-	// not to use it.)
-	for _, in := range []string{`{"id":"w1"} {"id":"w2"}`, `{"id":"w1"}x`, `{"id":"w1"}]`} {
+	// A message is one JSON object and nothing after it, whatever follows.
+	for _, in := range []string{`{"id":"w1"} {"id":"w2"}`, `{"id":"w1"}x`, `{"id":"w1"}]`, `{"id":"w1"} }`, "{\"id\":\"w1\"}\n\"\xff\""} {
 		for _, cd := range allCodecs {
 			var r daemoncontract.StatusRequest
 			assert.Error(t, cd.unmarshal([]byte(in), &r), "%s: %q", cd.name, in)
 		}
+		// UnmarshalJSON says what is wrong, and leaves the destination as
+		// it was.
+		r := daemoncontract.StatusRequest{ID: "before"}
+		err := r.UnmarshalJSON([]byte(in))
+		assert.EqualError(t, err, "daemoncontract: StatusRequest: must be a single JSON object, but more data follows it", "%q", in)
+		assert.ErrorIs(t, err, daemoncontract.ErrTrailingData, "%q", in)
+		assert.Equal(t, daemoncontract.StatusRequest{ID: "before"}, r, "%q", in)
 	}
+	// Whitespace after the message is not data.
 	var r daemoncontract.StatusRequest
-	err := r.UnmarshalJSON([]byte(`{"id":"w1"} {"id":"w2"}`))
-	assert.EqualError(t, err, "daemoncontract: StatusRequest: must be a single JSON object, but more data follows it")
-	assert.Equal(t, daemoncontract.StatusRequest{}, r)
+	assert.NoError(t, r.UnmarshalJSON([]byte("{\"id\":\"w1\"} \t\r\n")))
+}
+
+func TestTrailingDataUnderJSONv2(t *testing.T) {
+	// The documented exception to "a failed decode leaves the destination
+	// unchanged": encoding/json/v2 finds trailing data only after the
+	// method has stored the message, so the destination holds the message
+	// next to v2's own error. encoding/json scans the whole input first, and
+	// leaves the destination alone.
+	const in = `{"id":"new","job_id":"j"} }`
+	r := daemoncontract.StatusRequest{ID: "before"}
+	err := jsonv2.Unmarshal([]byte(in), &r)
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, daemoncontract.ErrTrailingData, "v2's own syntax error")
+	assert.Equal(t, daemoncontract.StatusRequest{ID: "new", JobID: new("j")}, r, "v2 stored the message before it saw the trailing data")
+
+	r = daemoncontract.StatusRequest{ID: "before"}
+	require.Error(t, json.Unmarshal([]byte(in), &r))
+	assert.Equal(t, daemoncontract.StatusRequest{ID: "before"}, r, "encoding/json checks the input first")
 }

@@ -46,10 +46,16 @@ func validate(l *layout, v values) error {
 			continue
 		}
 		if err := m.valid(v[i], message{l, v}); err != nil {
-			errs = append(errs, &FieldError{Type: l.typ, Field: m.name, Err: err})
+			errs = append(errs, l.invalid(m.name, err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// invalid returns the *FieldError for the member called name breaking a rule
+// of Validate: err says why.
+func (l *layout) invalid(name string, err error) *FieldError {
+	return &FieldError{Type: l.typ, Field: name, Err: withKind(ErrInvalidValue, err)}
 }
 
 // Bounds of Validate's rules.
@@ -413,8 +419,10 @@ func epochRule(dst any, _ message) error {
 	return err
 }
 
-// metadataRule: metadata, when present, must be valid JSON: one value, valid
-// UTF-8, no repeated names. What its strings hold is the sender's business.
+// metadataRule: metadata, when present, must be valid JSON (one value, valid
+// UTF-8, no repeated names) that a Rust peer can read (no number infinite as
+// a 64-bit float, no nesting deeper than 126 levels). What its strings hold
+// is the sender's business.
 func metadataRule(dst any, _ message) error {
 	p, ok := dst.(*json.RawMessage)
 	if !ok {
@@ -423,8 +431,5 @@ func metadataRule(dst any, _ message) error {
 	if len(*p) == 0 {
 		return nil
 	}
-	if err := revalidate(*p); err != nil {
-		return metadataError(err)
-	}
-	return nil
+	return checkMetadata(*p, false)
 }

@@ -96,10 +96,8 @@ var (
 	// does not escape to the heap.)
 	errUnsupportedType = errors.New("daemoncontract bug: unsupported Go field type")
 
-	errNotObject    = errors.New("must be a JSON object")
-	errTrailingData = errors.New("must be a single JSON object, but more data follows it")
-	errInvalidUTF8  = errors.New("must be valid UTF-8")
-	errBeforeEpoch  = errors.New("must not be before the Unix epoch")
+	errTrailingData = withKind(ErrTrailingData, errors.New("must be a single JSON object, but more data follows it"))
+	errInvalidUTF8  = withKind(ErrInvalidText, errors.New("must be valid UTF-8"))
 	errInvalidJSON  = errors.New("must be valid JSON")
 )
 
@@ -121,7 +119,7 @@ func decodeFrom(dec *jsontext.Decoder, l *layout, v values) error {
 		return l.wrap(err, depth)
 	}
 	if tok.Kind() != '{' {
-		return &FieldError{Type: l.typ, Err: fmt.Errorf("%w, got %s", errNotObject, describe(tok.Kind(), nil))}
+		return &FieldError{Type: l.typ, Err: withKind(ErrNotObject, fmt.Errorf("must be a JSON object, got %s", describe(tok.Kind(), nil)))}
 	}
 	var seen uint
 	var unknown map[string]bool // names of unknown members, kept only under check
@@ -132,7 +130,8 @@ func decodeFrom(dec *jsontext.Decoder, l *layout, v values) error {
 		}
 		name, err := text(raw, check)
 		if err != nil {
-			return err // a name that is not text belongs to no member
+			// A name that is not text belongs to no member.
+			return &FieldError{Type: l.typ, Err: err}
 		}
 		i := l.index(name)
 		if i < 0 {
@@ -147,7 +146,7 @@ func decodeFrom(dec *jsontext.Decoder, l *layout, v values) error {
 		}
 		seen |= 1 << i
 		if err := decodeValue(dec, v[i], check); err != nil {
-			return &FieldError{Type: l.typ, Field: m.name, Err: err}
+			return &FieldError{Type: l.typ, Field: m.name, Err: classified(err)}
 		}
 	}
 	if _, err := dec.ReadToken(); err != nil { // the closing '}'
@@ -155,7 +154,7 @@ func decodeFrom(dec *jsontext.Decoder, l *layout, v values) error {
 	}
 	for i, m := range l.members {
 		if !m.optional && seen&(1<<i) == 0 {
-			return &FieldError{Type: l.typ, Field: m.name, Err: errMissingField}
+			return &FieldError{Type: l.typ, Field: m.name, Err: ErrMissingField}
 		}
 	}
 	return nil
@@ -175,27 +174,31 @@ func (l *layout) index(name []byte) int {
 // message into a *FieldError naming the member of the message it is in, so
 // that the name survives encoding/json's rewriting of jsontext errors. depth
 // is how many containers of the caller's document enclose the message; the
-// decoder's pointer starts at the top of that document. Other errors (syntax
-// errors between members, I/O errors) are returned as they are.
+// decoder's pointer starts at the top of that document. A repeated name or
+// invalid text outside any member (in a name) is a *FieldError about the
+// whole message. Other errors (syntax errors between members, I/O errors)
+// are returned as they are.
 func (l *layout) wrap(err error, depth int) error {
-	if err == nil {
-		return nil
+	se, ok := errors.AsType[*jsontext.SyntacticError](err)
+	if !ok {
+		return err
 	}
-	if se, ok := errors.AsType[*jsontext.SyntacticError](err); ok {
-		i := 0
-		for field := range se.JSONPointer.Tokens() {
-			if i == depth {
-				return &FieldError{Type: l.typ, Field: field, Err: err}
-			}
-			i++
+	i := 0
+	for field := range se.JSONPointer.Tokens() {
+		if i == depth {
+			return &FieldError{Type: l.typ, Field: field, Err: classified(err)}
 		}
+		i++
+	}
+	if kerr := classified(err); kerr != err {
+		return &FieldError{Type: l.typ, Err: kerr}
 	}
 	return err
 }
 
 // duplicateName returns the error for a name that a message repeats.
 func duplicateName(name string) error {
-	return fmt.Errorf("%w %q", jsontext.ErrDuplicateName, name)
+	return withKind(ErrDuplicateName, fmt.Errorf("%w %q", jsontext.ErrDuplicateName, name))
 }
 
 // skip reads and drops the value of the unknown member called name. Under
@@ -229,12 +232,30 @@ func revalidate(raw jsontext.Value) error {
 		return nil
 	}
 	_, err := jsontext.AppendFormat(nil, raw) // to say why
-	return err
+	return classified(err)
+}
+
+// checkMetadata checks metadata, raw, which a decoder or encoder has found
+// to be valid JSON when strict is true: under a lenient one it first checks
+// what that let through (see revalidate). Then it checks that a Rust peer
+// can read it (see rustReadable).
+func checkMetadata(raw jsontext.Value, strict bool) error {
+	if !strict {
+		if err := revalidate(raw); err != nil {
+			return metadataError(err)
+		}
+	}
+	if err := rustReadable(raw); err != nil {
+		return withKind(ErrOutOfRange, err)
+	}
+	return nil
 }
 
 // metadataError returns the error for metadata that is not valid JSON,
-// wrapping err, the JSON package's reason.
-func metadataError(err error) error { return fmt.Errorf("%w: %w", errInvalidJSON, err) }
+// wrapping err, the JSON package's reason, marked with its case.
+func metadataError(err error) error {
+	return classified(fmt.Errorf("%w: %w", errInvalidJSON, err))
+}
 
 // unixSeconds returns t as whole seconds since the Unix epoch, the wire's
 // form of a time, or an error for a time before the epoch. It tests Unix, not
@@ -242,7 +263,7 @@ func metadataError(err error) error { return fmt.Errorf("%w: %w", errInvalidJSON
 func unixSeconds(t time.Time) (int64, error) {
 	secs := t.Unix()
 	if secs < 0 {
-		return 0, fmt.Errorf("%w, got %s", errBeforeEpoch, t.Format(time.RFC3339))
+		return 0, withKind(ErrOutOfRange, fmt.Errorf("must not be before the Unix epoch, got %s", t.Format(time.RFC3339)))
 	}
 	return secs, nil
 }
@@ -269,7 +290,7 @@ func text(raw jsontext.Value, check bool) ([]byte, error) {
 	// surrogates, whatever the decoder's options.
 	b, err := jsontext.AppendUnquote(nil, raw)
 	if err != nil {
-		return nil, err
+		return nil, classified(err)
 	}
 	return b, nil
 }
@@ -343,14 +364,12 @@ func decodeValue(dec *jsontext.Decoder, dst any, check bool) error {
 		}
 		*p = time.Unix(int64(n), 0).UTC()
 	case *json.RawMessage:
-		if check {
-			if err := revalidate(raw); err != nil {
-				return err
-			}
-		}
 		if kind == 'n' {
 			*p = nil
 			return nil
+		}
+		if err := checkMetadata(raw, !check); err != nil {
+			return err
 		}
 		m := raw.Clone()
 		if bytes.ContainsAny(m, " \t\r\n") {
@@ -383,7 +402,11 @@ func parseUint(raw jsontext.Value, bits int, want string) (uint64, error) {
 	max := uint64(1)<<bits - 1 // bits is at most 64: 1<<64 is 0, and 0-1 wraps to the largest uint64
 	n, ok := digits(raw)
 	if !ok || n > max {
-		return 0, mustBe(want, raw)
+		kind := ErrWrongType
+		if raw.Kind() == '0' && !bytes.ContainsAny(raw, ".eE") {
+			kind = ErrOutOfRange // an integer, negative or too large
+		}
+		return 0, mustBeKind(kind, want, raw)
 	}
 	return n, nil
 }
@@ -409,9 +432,16 @@ func digits(raw []byte) (uint64, bool) {
 // maxExcerpt bounds how much of a number an error message quotes.
 const maxExcerpt = 32
 
-// mustBe returns the error for a value that is not what a member needs.
-func mustBe(want string, got jsontext.Value) error {
-	return fmt.Errorf("must be %s, got %s", want, describe(got.Kind(), got))
+// mustBe returns the error for a value that is not what a member needs:
+// ErrNullField for null, ErrWrongType for anything else.
+func mustBe(want string, got jsontext.Value) error { return mustBeKind(ErrWrongType, want, got) }
+
+// mustBeKind is mustBe, marked with kind unless got is null.
+func mustBeKind(kind error, want string, got jsontext.Value) error {
+	if got.Kind() == 'n' {
+		kind = ErrNullField
+	}
+	return withKind(kind, fmt.Errorf("must be %s, got %s", want, describe(got.Kind(), got)))
 }
 
 // describe names a JSON value of the given kind, for an error message. Numbers
@@ -460,14 +490,9 @@ func decodeBytes(b []byte, l *layout, v values) error {
 	d.buf.Write(b) // a copy: the pool keeps no reference to the caller's bytes
 	d.dec.Reset(&d.buf)
 	err := decodeFrom(&d.dec, l, v)
-	if err == nil {
-		switch _, err2 := d.dec.ReadToken(); err2 {
-		case io.EOF:
-		case nil:
-			err = &FieldError{Type: l.typ, Err: errTrailingData}
-		default:
-			err = err2
-		}
+	if err == nil && len(bytes.TrimLeft(b[d.dec.InputOffset():], " \t\r\n")) > 0 {
+		// Whatever follows the message, valid JSON or not, is not part of it.
+		err = &FieldError{Type: l.typ, Err: errTrailingData}
 	}
 	if len(b) <= maxPooledInput {
 		decoderPool.Put(d)
@@ -534,12 +559,12 @@ func encodeMember(enc *jsontext.Encoder, name string, src any) error {
 		if len(*p) == 0 {
 			return nil
 		}
-		// A strict enc checks metadata as it writes it; a lenient one
-		// (encoding/json's) needs it checked first.
-		if lenient(enc.Options()) {
-			if err := revalidate(*p); err != nil {
-				return metadataError(err)
-			}
+		// A strict enc checks metadata's syntax as it writes it; a lenient
+		// one (encoding/json's) needs it checked first. Neither knows what a
+		// Rust peer can read. Invalid JSON is reported as such, by WriteValue.
+		strict := !lenient(enc.Options())
+		if err := checkMetadata(*p, strict); err != nil && (!strict || jsontext.Value(*p).IsValid()) {
+			return err
 		}
 		// The name is written here as well as below, on purpose: folding
 		// this branch into the common tail measured ~10 ns slower a call.

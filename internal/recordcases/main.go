@@ -14,6 +14,13 @@
 // the Rust contract: Go must write go_output where the reference writes
 // output. Everything else (ok, output, error) comes from the reference.
 //
+// With -numbers, each input line is a JSON number instead; recordcases asks
+// the reference whether it reads a StatusResponse whose metadata is that
+// number, and prints the number, a tab and OK or ERR, for
+// testdata/conformance/numbers.tsv:
+//
+//	go run ./internal/recordcases -oracle /tmp/rust-ref/oracle -numbers < numbers.txt > testdata/conformance/numbers.tsv
+//
 // The lines are written in the file's own format: keys in a fixed order,
 // ", " and ": " between them. Feeding the file itself re-records every case
 // (but for the one whose input holds a newline, which the oracle cannot
@@ -46,12 +53,17 @@ type spec struct {
 
 func main() {
 	oracle := flag.String("oracle", "", "path to the Rust reference's oracle binary")
+	numbers := flag.Bool("numbers", false, "read JSON numbers and record whether the reference reads each as metadata")
 	flag.Parse()
 	if *oracle == "" {
 		fmt.Fprintln(os.Stderr, "recordcases: -oracle is required")
 		os.Exit(2)
 	}
-	if err := run(*oracle, os.Stdin, os.Stdout); err != nil {
+	record := run
+	if *numbers {
+		record = runNumbers
+	}
+	if err := record(*oracle, os.Stdin, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "recordcases:", err)
 		os.Exit(1)
 	}
@@ -121,6 +133,40 @@ func run(oracle string, in io.Reader, out io.Writer) error {
 			return fmt.Errorf("case %d (%s): %w", i+1, s.Note, err)
 		}
 		w.WriteString(line)
+	}
+	return w.Flush()
+}
+
+// runNumbers records, for each JSON number read from in, whether the
+// reference reads it as a StatusResponse's metadata.
+func runNumbers(oracle string, in io.Reader, out io.Writer) error {
+	b, err := io.ReadAll(in)
+	if err != nil {
+		return err
+	}
+	numbers := strings.Fields(string(b))
+	var feed bytes.Buffer
+	for _, n := range numbers {
+		fmt.Fprintf(&feed, "StatusResponse\t{\"id\":\"n\",\"is_running\":true,\"metadata\":%s}\n", n)
+	}
+	cmd := exec.Command(oracle)
+	cmd.Stdin = &feed
+	cmd.Stderr = os.Stderr
+	answers, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("oracle: %w", err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(answers), "\n"), "\n")
+	if len(lines) != len(numbers) {
+		return fmt.Errorf("oracle gave %d answers to %d numbers", len(lines), len(numbers))
+	}
+	w := bufio.NewWriter(out)
+	for i, n := range numbers {
+		verdict, _, _ := strings.Cut(lines[i], "\t")
+		if verdict != "OK" && verdict != "ERR" {
+			return fmt.Errorf("number %s: unexpected oracle answer %q", n, lines[i])
+		}
+		fmt.Fprintf(w, "%s\t%s\n", n, verdict)
 	}
 	return w.Flush()
 }
