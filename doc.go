@@ -11,8 +11,12 @@
 // # Wire format
 //
 // Every type encodes to, and decodes from, the same JSON as the Rust
-// contract's serde types, byte for byte, so Go and Rust peers can exchange
-// them. The types implement the method interfaces of both encoding/json and
+// contract's serde types, so Go and Rust peers can exchange them: what Go
+// accepts or writes, a Rust peer reads. encoding/json/v2 and the types' own
+// MarshalJSON and MarshalJSONTo write serde's exact bytes; encoding/json
+// writes the same JSON value with its HTML-safe escapes (<, >, & as \u003c,
+// \u003e, \u0026, and U+2028, U+2029 escaped too), which a Rust peer reads
+// alike. The types implement the method interfaces of both encoding/json and
 // encoding/json/v2, and the rules below hold whichever package the caller
 // uses, with whatever options:
 //
@@ -67,7 +71,12 @@
 // [DefaultGracefulTimeoutSecs] when absent, but null is an error and 0 is
 // kept. "install_time" is whole seconds since the Unix epoch; encoding drops
 // the fraction of a second, and a time before the epoch cannot be encoded.
-// "metadata" is kept as compacted raw JSON.
+// "metadata" is kept as compacted raw JSON, and must be JSON that serde_json
+// reads: no number that is infinite as a 64-bit float (1e400, a 400-digit
+// integer, and 1.7976931348623158e308, which serde_json's parser overflows),
+// and no nesting deeper than 127 levels counting the message's own object
+// (126 inside metadata). Decoding, Validate and encoding all reject the rest,
+// so that Go never writes a message that a Rust peer cannot read.
 //
 // # Validation
 //
@@ -96,6 +105,14 @@
 // A message that breaks these rules fails to decode with an error. Problems
 // with a field, or with the message as a whole, are a [*FieldError] that names
 // the type and the JSON member, reachable with [errors.As]; syntax errors may
-// be the JSON package's own. Nothing panics on any input. A failed decode
-// leaves the destination unchanged.
+// be the JSON package's own. [errors.Is] tells the cases apart
+// ([ErrMissingField], [ErrWrongType], [ErrOutOfRange], ...), and
+// [FieldErrors] returns every *FieldError of an error, such as all that
+// Validate found. Nothing panics on any input.
+//
+// A failed decode leaves the destination unchanged, with one exception:
+// through encoding/json/v2, a complete message followed by more data is
+// stored before v2 finds the data after it and returns its own syntax error.
+// encoding/json checks the whole input first, and UnmarshalJSON reports
+// [ErrTrailingData] before storing anything.
 package daemoncontract
