@@ -21,7 +21,7 @@ FUZZTIME ?= 30s
 # Every fuzz target of the package, one per contract type.
 FUZZ_TARGETS = $(shell grep -ho '^func Fuzz[A-Za-z0-9_]*' *_test.go | cut -c6-)
 
-.PHONY: demo test fmtcheck vet lint apicheck apibaseline cover bench fuzz
+.PHONY: demo test fmtcheck vet lint apicheck apibaseline cover bench fuzz schema schemacheck tscheck golden
 
 ## demo: start a real daemon and walk its lifecycle through the contract.
 demo:
@@ -42,9 +42,11 @@ vet:
 	@echo "== go vet (a first run downloads Go $(GOVERSION) when the go command is older)" >&2
 	$(GO) vet ./...
 
-## lint: gofmt, go vet and staticcheck (every check; see staticcheck.conf).
+## lint: gofmt, go vet and staticcheck (every check; see staticcheck.conf),
+## in the root module and in the schema module.
 lint: fmtcheck vet
 	$(GO) run $(STATICCHECK) ./...
+	cd schema && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
 
 ## apicheck: fail if the exported API differs from api/daemoncontract.txt.
 apicheck:
@@ -67,10 +69,40 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) . > bench.txt
 	@$(GO) run ./internal/benchratio < bench.txt
 
-## fuzz: run each fuzz target for FUZZTIME (default 30s). A failing input is
-## saved under testdata/fuzz/<target>/; commit it as a regression case.
+## fuzz: run each fuzz target for FUZZTIME (default 30s), and the schema
+## module's FuzzSchema. A failing input is saved under testdata/fuzz/<target>/
+## (schema/testdata/fuzz/FuzzSchema/); commit it as a regression case.
 fuzz:
 	@for target in $(FUZZ_TARGETS); do \
 		echo "== $$target ($(FUZZTIME))"; \
 		$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) . || exit 1; \
 	done
+	@echo "== FuzzSchema ($(FUZZTIME))"
+	cd schema && $(GO) test -run '^$$' -fuzz '^FuzzSchema$$' -fuzztime $(FUZZTIME) .
+
+## schema: regenerate schema/daemoncontract.schema.json, schema/daemoncontract.d.ts
+## and schema/ts/conformance.ts from the layouts, the Go docs, the
+## conformance cases and the golden messages. go test . fails until they are
+## regenerated and committed.
+schema:
+	$(GO) test -count=1 -run '^TestSchemaFiles$$' . -args -update-schema
+
+## schemacheck: validate every conformance case and golden message with a
+## real JSON Schema validator (the schema module, a Go module of its own).
+schemacheck:
+	@echo "== make schemacheck: the schema module (a first run downloads its validator)" >&2
+	cd schema && $(GO) test -count=1 ./...
+
+## tscheck: type-check the TypeScript declarations with the TypeScript
+## compiler that schema/ts/package-lock.json pins (npm ci installs it).
+tscheck:
+	@echo "== make tscheck: npm ci and tsc --noEmit in schema/ts" >&2
+	cd schema/ts && npm ci --no-audit --no-fund && npx --no-install tsc --noEmit
+
+## golden: write the golden messages of the contract as it is now under
+## testdata/wire/$(VERSION), for a new release, and regenerate the TypeScript
+## check that lists them. A version's messages are never rewritten.
+golden:
+	@test -n "$(VERSION)" || { echo "usage: make golden VERSION=v0.2.0"; exit 2; }
+	$(GO) test -count=1 -run '^TestGoldenMessages$$' . -args -golden-version=$(VERSION)
+	$(MAKE) schema

@@ -120,7 +120,9 @@ func (h DaemonHandle) PID() (pid uint32, ok bool) { return h.pid.value, h.pid.se
 // ("process_identity" on the wire) and true, or "" and false when the handle
 // does not know it: a handle from AlreadyRunning, from StartedByUs, or from
 // a peer that does not write the member (a Rust peer, an older version).
-// See "Process identity" above for what the token is and how to compare it.
+// The token names one process instance and is compared by string equality
+// only; on Linux it is linux:<boot_id>:<starttime> (see "Process identity"
+// in the DaemonHandle documentation).
 func (h DaemonHandle) ProcessIdentity() (id string, ok bool) {
 	return h.processIdentity.value, h.processIdentity.set
 }

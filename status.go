@@ -89,7 +89,9 @@ type StatusResponse struct {
 	// array, a string, a number or a boolean ("metadata"). Optional: nil (or
 	// empty) means absent and is not written; absent or null on the wire decode
 	// as nil. Decoding keeps the value compacted, with its members in the
-	// order they came; a present empty object {} is kept.
+	// order they came; a present empty object {} is kept. It must be JSON
+	// that a Rust peer reads: no number that is infinite as a 64-bit float,
+	// no nesting deeper than 126 levels.
 	Metadata json.RawMessage `json:"metadata,omitzero"`
 }
 
