@@ -25,7 +25,6 @@ import (
 	"go/ast"
 	"go/doc"
 	"go/parser"
-	"go/token"
 	"maps"
 	"os"
 	"path/filepath"
@@ -34,6 +33,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rbee-keeper/daemoncontract/internal/gosource"
 )
 
 var updateSchema = flag.Bool("update-schema", false, "rewrite the files under schema/ from the layouts (make schema)")
@@ -222,21 +223,9 @@ type docSet struct {
 // unexported, they are the doc comment of the accessor that returns the
 // field (DaemonName for daemonName, and so on).
 func readDocs() (docSet, error) {
-	fset := token.NewFileSet()
-	names, err := filepath.Glob("*.go")
+	fset, files, err := gosource.Parse(".", parser.ParseComments)
 	if err != nil {
 		return docSet{}, err
-	}
-	var files []*ast.File
-	for _, name := range names {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, name, nil, parser.ParseComments)
-		if err != nil {
-			return docSet{}, err
-		}
-		files = append(files, f)
 	}
 	pkg, err := doc.NewFromFiles(fset, files, "github.com/rbee-keeper/daemoncontract", doc.AllDecls|doc.PreserveAST)
 	if err != nil {

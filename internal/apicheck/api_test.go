@@ -3,10 +3,8 @@ package apicheck_test
 import (
 	"flag"
 	"fmt"
-	"go/ast"
 	"go/importer"
 	"go/parser"
-	"go/token"
 	"go/types"
 	"os"
 	"path/filepath"
@@ -14,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/rbee-keeper/daemoncontract/internal/gosource"
 )
 
 // The package whose API is guarded, and the committed baseline of its
@@ -70,21 +70,9 @@ func TestAPI(t *testing.T) {
 // sorted, one declaration a line.
 func exportedAPI(t *testing.T) []string {
 	t.Helper()
-	fset := token.NewFileSet()
-	names, err := filepath.Glob(filepath.Join(pkgDir, "*.go"))
+	fset, files, err := gosource.Parse(pkgDir, parser.SkipObjectResolution)
 	if err != nil {
 		t.Fatal(err)
-	}
-	var files []*ast.File
-	for _, name := range names {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
-		if err != nil {
-			t.Fatal(err)
-		}
-		files = append(files, f)
 	}
 	conf := types.Config{Importer: importer.ForCompiler(fset, "source", nil)}
 	pkg, err := conf.Check("github.com/rbee-keeper/daemoncontract", fset, files, nil)

@@ -92,26 +92,18 @@ func run(oracle string, in io.Reader, out io.Writer) error {
 
 	// The oracle reads every input, then every go_output: the reference
 	// must read what Go writes, and get the same message.
-	var feed bytes.Buffer
+	var questions []string
 	for _, s := range specs {
-		fmt.Fprintf(&feed, "%s\t%s\n", s.Type, s.Input)
+		questions = append(questions, s.Type+"\t"+s.Input)
 	}
 	for _, s := range specs {
 		if s.GoOutput != nil {
-			fmt.Fprintf(&feed, "%s\t%s\n", s.Type, *s.GoOutput)
+			questions = append(questions, s.Type+"\t"+*s.GoOutput)
 		}
 	}
-	questions := strings.Count(feed.String(), "\n")
-	cmd := exec.Command(oracle)
-	cmd.Stdin = &feed
-	cmd.Stderr = os.Stderr
-	answers, err := cmd.Output()
+	lines, err := ask(oracle, questions)
 	if err != nil {
-		return fmt.Errorf("oracle: %w", err)
-	}
-	lines := strings.Split(strings.TrimSuffix(string(answers), "\n"), "\n")
-	if len(lines) != questions {
-		return fmt.Errorf("oracle gave %d answers to %d questions", len(lines), questions)
+		return err
 	}
 	readBack := lines[len(specs):]
 	for i, s := range specs {
@@ -137,6 +129,27 @@ func run(oracle string, in io.Reader, out io.Writer) error {
 	return w.Flush()
 }
 
+// ask runs the oracle once on questions, lines of "TYPE\tJSON", and returns
+// its answers, one a question.
+func ask(oracle string, questions []string) ([]string, error) {
+	var feed bytes.Buffer
+	for _, q := range questions {
+		feed.WriteString(q + "\n")
+	}
+	cmd := exec.Command(oracle)
+	cmd.Stdin = &feed
+	cmd.Stderr = os.Stderr
+	answers, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("oracle: %w", err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(answers), "\n"), "\n")
+	if len(lines) != len(questions) {
+		return nil, fmt.Errorf("oracle gave %d answers to %d questions", len(lines), len(questions))
+	}
+	return lines, nil
+}
+
 // runNumbers records, for each JSON number read from in, whether the
 // reference reads it as a StatusResponse's metadata.
 func runNumbers(oracle string, in io.Reader, out io.Writer) error {
@@ -145,20 +158,13 @@ func runNumbers(oracle string, in io.Reader, out io.Writer) error {
 		return err
 	}
 	numbers := strings.Fields(string(b))
-	var feed bytes.Buffer
+	var questions []string
 	for _, n := range numbers {
-		fmt.Fprintf(&feed, "StatusResponse\t{\"id\":\"n\",\"is_running\":true,\"metadata\":%s}\n", n)
+		questions = append(questions, `StatusResponse	{"id":"n","is_running":true,"metadata":`+n+`}`)
 	}
-	cmd := exec.Command(oracle)
-	cmd.Stdin = &feed
-	cmd.Stderr = os.Stderr
-	answers, err := cmd.Output()
+	lines, err := ask(oracle, questions)
 	if err != nil {
-		return fmt.Errorf("oracle: %w", err)
-	}
-	lines := strings.Split(strings.TrimSuffix(string(answers), "\n"), "\n")
-	if len(lines) != len(numbers) {
-		return fmt.Errorf("oracle gave %d answers to %d numbers", len(lines), len(numbers))
+		return err
 	}
 	w := bufio.NewWriter(out)
 	for i, n := range numbers {
