@@ -42,6 +42,7 @@ var pow10 = func() (t [309]float64) {
 // rustReadable reports whether serde_json reads raw, which must be one valid
 // JSON value: no number out of its range, no nesting deeper than
 // maxMetadataDepth. Strings are skipped; their content is not its business.
+// Its errors are ErrOutOfRange.
 func rustReadable(raw []byte) error {
 	depth := 0
 	for i := 0; i < len(raw); {
@@ -51,7 +52,7 @@ func rustReadable(raw []byte) error {
 			continue
 		case c == '[' || c == '{':
 			if depth++; depth > maxMetadataDepth {
-				return fmt.Errorf("must not nest arrays and objects more than %d levels deep: a Rust peer rejects a message nested deeper than 127 levels, counting its own object", maxMetadataDepth)
+				return withKind(ErrOutOfRange, fmt.Errorf("must not nest arrays and objects more than %d levels deep: a Rust peer rejects a message nested deeper than 127 levels, counting its own object", maxMetadataDepth))
 			}
 		case c == ']' || c == '}':
 			depth--
@@ -61,7 +62,7 @@ func rustReadable(raw []byte) error {
 				j++
 			}
 			if num := raw[i:j]; !serdeNumber(num) {
-				return fmt.Errorf("must hold only numbers that a Rust peer reads as a finite 64-bit float, got %s", excerpt(num))
+				return withKind(ErrOutOfRange, fmt.Errorf("must hold only numbers that a Rust peer reads as a finite 64-bit float, got %s", excerpt(num)))
 			}
 			i = j
 			continue

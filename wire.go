@@ -235,20 +235,16 @@ func revalidate(raw jsontext.Value) error {
 	return classified(err)
 }
 
-// checkMetadata checks metadata, raw, which a decoder or encoder has found
-// to be valid JSON when strict is true: under a lenient one it first checks
-// what that let through (see revalidate). Then it checks that a Rust peer
-// can read it (see rustReadable).
+// checkMetadata checks metadata, raw, for Validate and the encoder: what a
+// lenient encoder lets through, unless strict says that the encoder checks
+// it (see revalidate), and what a Rust peer cannot read (see rustReadable).
 func checkMetadata(raw jsontext.Value, strict bool) error {
 	if !strict {
 		if err := revalidate(raw); err != nil {
 			return metadataError(err)
 		}
 	}
-	if err := rustReadable(raw); err != nil {
-		return withKind(ErrOutOfRange, err)
-	}
-	return nil
+	return rustReadable(raw)
 }
 
 // metadataError returns the error for metadata that is not valid JSON,
@@ -368,7 +364,12 @@ func decodeValue(dec *jsontext.Decoder, dst any, check bool) error {
 			*p = nil
 			return nil
 		}
-		if err := checkMetadata(raw, !check); err != nil {
+		if check {
+			if err := revalidate(raw); err != nil {
+				return err
+			}
+		}
+		if err := rustReadable(raw); err != nil {
 			return err
 		}
 		m := raw.Clone()
