@@ -47,6 +47,11 @@ func TestDefaultConfigs(t *testing.T) {
 		{queenlifecycle.Config("localhost", queenlifecycle.DefaultPort), "queen-rbee", "http://localhost:7833/health", "http://localhost:7833/v1/shutdown"},
 		{hivelifecycle.Config("localhost", hivelifecycle.DefaultPort), "rbee-hive", "http://localhost:7835/health", "http://localhost:7835/v1/shutdown"},
 		{workerlifecycle.Config("10.0.0.7", workerlifecycle.DefaultPort), "vllm-worker", "http://10.0.0.7:8080/health", "http://10.0.0.7:8080/v1/shutdown"},
+		// Finding: Config("::1", 7833) built http://::1:7833/health, which
+		// the contract's own Validate rejects; the host needs brackets.
+		{queenlifecycle.Config("::1", queenlifecycle.DefaultPort), "queen-rbee", "http://[::1]:7833/health", "http://[::1]:7833/v1/shutdown"},
+		{hivelifecycle.Config("::1", hivelifecycle.DefaultPort), "rbee-hive", "http://[::1]:7835/health", "http://[::1]:7835/v1/shutdown"},
+		{workerlifecycle.Config("::1", workerlifecycle.DefaultPort), "vllm-worker", "http://[::1]:8080/health", "http://[::1]:8080/v1/shutdown"},
 	}
 	for _, tt := range tests {
 		assert.NoError(t, tt.cfg.Validate())

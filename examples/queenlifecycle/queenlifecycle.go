@@ -9,6 +9,7 @@ package queenlifecycle
 
 import (
 	"context"
+	"net"
 	"strconv"
 
 	"github.com/rbee-keeper/daemoncontract"
@@ -26,11 +27,13 @@ const DaemonName = "queen-rbee"
 const DefaultPort = 7833
 
 // Config returns the HTTP config of the daemon on host and port: its health
-// check at /health and its shutdown endpoint at /v1/shutdown.
+// check at /health and its shutdown endpoint at /v1/shutdown. host is a
+// name or an IP address, IPv6 without brackets: Config("::1", 7833) checks
+// http://[::1]:7833/health.
 func Config(host string, port int) daemoncontract.HttpDaemonConfig {
 	return daemoncontract.HttpDaemonConfig{
 		DaemonName:       DaemonName,
-		HealthURL:        "http://" + host + ":" + strconv.Itoa(port) + "/health",
+		HealthURL:        "http://" + net.JoinHostPort(host, strconv.Itoa(port)) + "/health",
 		ShutdownEndpoint: new("/v1/shutdown"),
 	}
 }
