@@ -18,6 +18,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -39,8 +40,15 @@ const (
 const exitPollInterval = 20 * time.Millisecond
 
 // client makes every HTTP request of the package. It keeps no idle
-// connections, so that a daemon that is shutting down has none to wait for.
-var client = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+// connections, so that a daemon that is shutting down has none to wait for,
+// and it follows no redirect: a request goes to exactly the URL the contract
+// names, and a 3xx answer is returned as it is.
+var client = &http.Client{
+	Transport: &http.Transport{DisableKeepAlives: true},
+	CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	},
+}
 
 // Ensure makes sure the daemon that cfg describes is running, and returns a
 // handle that says whether this call started it.
@@ -122,31 +130,40 @@ func waitHealthy(ctx context.Context, healthURL string, pid int) error {
 
 // healthy checks healthURL once: nil for a 2xx answer.
 func healthy(ctx context.Context, healthURL string) error {
-	_, err := check(ctx, http.MethodGet, healthURL)
+	_, err := request(ctx, http.MethodGet, healthURL)
 	return err
 }
 
-// check sends one request without a body and describes the answer, such as
-// "GET http://127.0.0.1:7833/health: 200 OK". The error is nil for a 2xx
-// status.
-func check(ctx context.Context, method, target string) (string, error) {
+// noAnswer is the health_status of a health check that got no HTTP answer
+// at all (refused, timed out, not HTTP): a fixed text, never the error's,
+// which can be long and quotes the URL.
+const noAnswer = "no answer"
+
+// request sends one request without a body to target, following no
+// redirect, and returns the status of the answer as "200 OK": the code and
+// http.StatusText, never the server's reason phrase. It returns noAnswer
+// when there was no answer. The error is nil for a 2xx status only.
+func request(ctx context.Context, method, target string) (status string, err error) {
 	ctx, cancel := context.WithTimeout(ctx, RequestTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, target, nil)
 	if err != nil {
-		return "", err
+		return noAnswer, err
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return err.Error(), err // net/http's text names the method and URL
+		return noAnswer, err // net/http's text names the method and URL
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
-	what := method + " " + target + ": " + resp.Status
-	if resp.StatusCode/100 != 2 {
-		return what, errors.New(what)
+	status = strconv.Itoa(resp.StatusCode)
+	if text := http.StatusText(resp.StatusCode); text != "" {
+		status += " " + text
 	}
-	return what, nil
+	if resp.StatusCode/100 != 2 {
+		return status, fmt.Errorf("%s %s: %s", method, target, status)
+	}
+	return status, nil
 }
 
 // baseURL returns healthURL's scheme and host, such as "http://localhost:7833".
@@ -159,17 +176,18 @@ func baseURL(healthURL string) (string, error) {
 }
 
 // Status checks the daemon that cfg describes and answers req. is_running is
-// whether health_url answers with a 2xx status; health_status says what was
-// checked and how it answered. The response's ID is the request's.
+// whether health_url answers with a 2xx status, to exactly that URL: a
+// redirect is not followed, and is not running. health_status is the status
+// of the answer, its code and standard text such as "200 OK" or "503
+// Service Unavailable", or "no answer" when there was none; never the
+// server's own words. The response's ID is the request's, and the response
+// passes Validate.
 func Status(ctx context.Context, cfg daemoncontract.HttpDaemonConfig, req daemoncontract.StatusRequest) (daemoncontract.StatusResponse, error) {
 	if err := errors.Join(cfg.Validate(), req.Validate()); err != nil {
 		return daemoncontract.StatusResponse{}, err
 	}
-	what, err := check(ctx, http.MethodGet, cfg.HealthURL)
-	if what == "" { // the request could not even be made
-		return daemoncontract.StatusResponse{}, err
-	}
-	return daemoncontract.StatusResponse{ID: req.ID, IsRunning: err == nil, HealthStatus: &what}, nil
+	status, err := request(ctx, http.MethodGet, cfg.HealthURL)
+	return daemoncontract.StatusResponse{ID: req.ID, IsRunning: err == nil, HealthStatus: &status}, nil
 }
 
 // Outcome says how Stop ended, or why it did nothing.
@@ -292,10 +310,10 @@ func waitExit(ctx context.Context, pid int, timeout <-chan time.Time) error {
 }
 
 // askToStop POSTs to daemon's shutdown URL, or sends SIGTERM where there is
-// no such URL or the POST fails.
+// no such URL or the answer is not 2xx.
 func askToStop(ctx context.Context, pid int, daemon daemoncontract.HttpDaemonConfig) error {
 	if shutdownURL, err := daemon.ShutdownURL(); err == nil {
-		if _, err := check(ctx, http.MethodPost, shutdownURL); err == nil {
+		if _, err := request(ctx, http.MethodPost, shutdownURL); err == nil {
 			return nil
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	ossignal "os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -28,6 +29,8 @@ import (
 //	stubborn  /health answers 200; it accepts a POST to /v1/shutdown, then
 //	          ignores it, and it ignores SIGTERM.
 //	unhealthy /health answers 503.
+//	redirect  /health answers 200; a POST to /v1/shutdown answers 307 to
+//	          LIFECYCLE_TEST_REDIRECT. SIGTERM ends it.
 //
 // It also exits when its stdin closes, so it cannot outlive the test.
 func TestMain(m *testing.M) {
@@ -55,7 +58,11 @@ func runDaemon(mode, addr string) int {
 		}
 		_, _ = io.WriteString(w, "ok")
 	})
-	mux.HandleFunc("POST /v1/shutdown", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("POST /v1/shutdown", func(w http.ResponseWriter, r *http.Request) {
+		if mode == "redirect" {
+			http.Redirect(w, r, os.Getenv("LIFECYCLE_TEST_REDIRECT"), http.StatusTemporaryRedirect)
+			return
+		}
 		w.WriteHeader(http.StatusAccepted)
 		if mode == "serve" {
 			once.Do(func() { close(stop) })
@@ -87,10 +94,10 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
-// startDaemon starts the helper daemon in mode on addr. It reaps the process
-// in a goroutine, as Ensure asks of a start function, and kills it when the
-// test ends, whatever happened.
-func startDaemon(t *testing.T, mode, addr string) (*daemon, error) {
+// startDaemon starts the helper daemon in mode on addr, with env added to its
+// environment. It reaps the process in a goroutine, as Ensure asks of a
+// start function, and kills it when the test ends, whatever happened.
+func startDaemon(t *testing.T, mode, addr string, env ...string) (*daemon, error) {
 	t.Helper()
 	exe, err := os.Executable()
 	require.NoError(t, err)
@@ -99,6 +106,7 @@ func startDaemon(t *testing.T, mode, addr string) (*daemon, error) {
 		// Under -race, a normal exit sleeps a second first (atexit_sleep_ms);
 		// the daemon has nothing to report, so it exits at once.
 		"GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0")
+	cmd.Env = append(cmd.Env, env...)
 	stdin, err := cmd.StdinPipe() // closed when the test ends: the daemon exits
 	require.NoError(t, err)
 	if err := cmd.Start(); err != nil {
@@ -419,7 +427,7 @@ func TestStatus(t *testing.T) {
 	assert.Equal(t, "workstation", resp.ID)
 	assert.False(t, resp.IsRunning)
 	require.NotNil(t, resp.HealthStatus)
-	assert.Contains(t, *resp.HealthStatus, "http://"+addr+"/health")
+	assert.Equal(t, "no answer", *resp.HealthStatus)
 
 	_, err = startDaemon(t, "serve", addr)
 	require.NoError(t, err)
@@ -427,12 +435,160 @@ func TestStatus(t *testing.T) {
 	resp, err = Status(context.Background(), cfg, req)
 	require.NoError(t, err)
 	assert.True(t, resp.IsRunning)
-	assert.Equal(t, "GET http://"+addr+"/health: 200 OK", *resp.HealthStatus)
+	assert.Equal(t, "200 OK", *resp.HealthStatus)
 
 	_, err = Status(context.Background(), cfg, daemoncontract.StatusRequest{})
 	var fe *daemoncontract.FieldError
 	require.ErrorAs(t, err, &fe)
 	assert.Equal(t, "id", fe.Field)
+}
+
+func TestStopFollowsNoRedirect(t *testing.T) {
+	// Finding 4 (redirects): the HTTP client followed them. A 307 from
+	// /v1/shutdown re-POSTed to another host, and that host's 2xx counted
+	// as "accepted". Now the 307 is the answer: not accepted, so Stop
+	// sends SIGTERM to its own daemon, and the other server hears nothing.
+	var mu sync.Mutex
+	var elsewhere []string
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		elsewhere = append(elsewhere, r.Method+" "+r.URL.Path)
+		mu.Unlock()
+	}), ReadHeaderTimeout: time.Second}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+
+	addr := freeAddr(t)
+	var d *daemon
+	cfg := config(addr, new("/v1/shutdown"))
+	h, err := Ensure(context.Background(), cfg, func(context.Context) (uint32, error) {
+		var err error
+		d, err = startDaemon(t, "redirect", addr, "LIFECYCLE_TEST_REDIRECT=http://"+ln.Addr().String()+"/v1/shutdown")
+		if err != nil {
+			return 0, err
+		}
+		return uint32(d.cmd.Process.Pid), nil
+	})
+	require.NoError(t, err)
+
+	var signals []syscall.Signal
+	observe(t, func(_ int, sig syscall.Signal) { signals = append(signals, sig) })
+	how, err := Stop(context.Background(), h, shutdownConfig(d.cmd.Process.Pid, 5), cfg)
+	require.NoError(t, err)
+	assert.Equal(t, StoppedGracefully, how)
+	assert.Contains(t, signals, syscall.SIGTERM, "the 307 was not an accepted request")
+	mu.Lock()
+	assert.Empty(t, elsewhere, "nothing reached the other server")
+	mu.Unlock()
+}
+
+// redirector serves a redirect to target, with status code, for every request.
+func redirector(t *testing.T, code int, target string) string {
+	t.Helper()
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target, code)
+	}), ReadHeaderTimeout: time.Second}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return ln.Addr().String()
+}
+
+func TestStatusFollowsNoRedirect(t *testing.T) {
+	// Finding 4 (redirects): a 302 on /health made Status report our
+	// daemon healthy with another server's answer. Now a redirect is not
+	// healthy, for Status or Ensure.
+	healthy := freeAddr(t)
+	_, err := startDaemon(t, "serve", healthy)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return answers(healthy) }, 10*time.Second, 20*time.Millisecond)
+	addr := redirector(t, http.StatusFound, "http://"+healthy+"/health")
+	cfg := config(addr, nil)
+
+	resp, err := Status(context.Background(), cfg, daemoncontract.StatusRequest{ID: "hive"})
+	require.NoError(t, err)
+	assert.False(t, resp.IsRunning, "a redirect is not healthy")
+	require.NotNil(t, resp.HealthStatus)
+	assert.Equal(t, "302 Found", *resp.HealthStatus)
+
+	boom := errors.New("start called")
+	_, err = Ensure(context.Background(), cfg, func(context.Context) (uint32, error) { return 0, boom })
+	assert.ErrorIs(t, err, boom, "Ensure does not take the redirect for a running daemon")
+}
+
+func TestStatusWritesNoCredentials(t *testing.T) {
+	// Finding: Status wrote http://admin:s3cret@… into health_status, by
+	// following a redirect to it and quoting the error. Now health_status
+	// holds the status alone, or a fixed text when there is no answer.
+	closed := freeAddr(t)
+	addr := redirector(t, http.StatusFound, "http://admin:s3cret@"+closed+"/health")
+	resp, err := Status(context.Background(), config(addr, nil), daemoncontract.StatusRequest{ID: "hive"})
+	require.NoError(t, err)
+	require.NotNil(t, resp.HealthStatus)
+	assert.Equal(t, "302 Found", *resp.HealthStatus)
+	assert.NotContains(t, *resp.HealthStatus, "admin")
+
+	resp, err = Status(context.Background(), config(closed, nil), daemoncontract.StatusRequest{ID: "hive"})
+	require.NoError(t, err)
+	assert.False(t, resp.IsRunning)
+	assert.Equal(t, "no answer", *resp.HealthStatus, "not net/http's error, which quotes the URL")
+	assert.NoError(t, resp.Validate())
+}
+
+// rawServer answers every connection with response, as bytes, and closes it.
+func rawServer(t *testing.T, response string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+				buf := make([]byte, 4096)
+				_, _ = conn.Read(buf) // the request, small and in one piece
+				_, _ = io.WriteString(conn, response)
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func TestStatusHealthStatusIsCodeAndText(t *testing.T) {
+	// Finding: health_status copied the server's reason phrase verbatim,
+	// up to megabytes; one with NUL and \xff made a StatusResponse that
+	// failed its own Validate and could not be marshalled. Now it is the
+	// code and http.StatusText, and never the reason phrase or the body.
+	tests := []struct {
+		name, statusLine string
+		running          bool
+		want             string
+	}{
+		{"NUL, \\xff and 100 KB in the reason phrase", "200 OK\x00\xff" + strings.Repeat("x", 100_000), true, "200 OK"},
+		{"another reason phrase", "503 the password is s3cret", false, "503 Service Unavailable"},
+		{"a code without a standard text", "299 Whatever", true, "299"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			addr := rawServer(t, "HTTP/1.1 "+tt.statusLine+"\r\nContent-Length: 12\r\nConnection: close\r\n\r\nsecret body\n")
+			resp, err := Status(context.Background(), config(addr, nil), daemoncontract.StatusRequest{ID: "worker-1"})
+			require.NoError(t, err)
+			assert.Equal(t, tt.running, resp.IsRunning)
+			require.NotNil(t, resp.HealthStatus)
+			assert.Equal(t, tt.want, *resp.HealthStatus)
+			assert.NoError(t, resp.Validate())
+			_, err = resp.MarshalJSON()
+			assert.NoError(t, err)
+		})
+	}
 }
 
 func TestEnsureRejectsAnInvalidConfig(t *testing.T) {
