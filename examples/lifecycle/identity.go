@@ -19,6 +19,10 @@ type procStat struct {
 	ppid int
 }
 
+// exited reports whether the process has exited: a zombie, which holds its
+// pid until its parent reaps it, or a process being torn down.
+func (s procStat) exited() bool { return s.state == 'Z' || s.state == 'X' || s.state == 'x' }
+
 var errMalformedStat = errors.New("lifecycle: malformed /proc/<pid>/stat")
 
 // parseStat reads the state (field 3), ppid (field 4) and starttime (field

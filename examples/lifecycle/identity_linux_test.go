@@ -4,8 +4,10 @@ import (
 	"math"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -29,6 +31,32 @@ func TestProcessIdentityOfNoProcess(t *testing.T) {
 		_, err := ProcessIdentity(pid)
 		assert.ErrorIs(t, err, os.ErrNotExist, "pid %d", pid)
 	}
+	d, err := startDaemon(t, "record", "")
+	require.NoError(t, err)
+	d.ready(t)
+	require.NoError(t, d.stdin.Close())
+	require.True(t, d.gone(5*time.Second))
+	_, err = ProcessIdentity(d.pid())
+	assert.ErrorIs(t, err, os.ErrNotExist, "exited and reaped")
+}
+
+func TestProcessIdentityWithATrickyCommandName(t *testing.T) {
+	// Field 2 of /proc/<pid>/stat, the command name, may hold spaces and
+	// parentheses; the starttime is counted from the last ')'.
+	d, err := startDaemon(t, "rename", "")
+	require.NoError(t, err)
+	d.ready(t)
+	stat, err := os.ReadFile("/proc/" + strconv.FormatUint(uint64(d.pid()), 10) + "/stat")
+	require.NoError(t, err)
+	require.Contains(t, string(stat), "(x) y (z)", "the helper renamed itself")
+
+	st, err := readStat(d.pid())
+	require.NoError(t, err)
+	assert.Equal(t, os.Getpid(), st.ppid)
+	assert.False(t, st.exited(), "state %c", st.state)
+	// The name came after the start: the token is the one from before.
+	fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+	assert.True(t, strings.HasSuffix(st.identity, ":"+fields[19]))
 }
 
 func TestParseStat(t *testing.T) {
