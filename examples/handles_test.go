@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"reflect"
 	"strconv"
 	"testing"
@@ -78,16 +79,18 @@ func TestWrappersLeaveARunningDaemonAlone(t *testing.T) {
 	require.NoError(t, err)
 
 	type ensureFunc = func(context.Context, daemoncontract.HttpDaemonConfig, func(context.Context) (uint32, error)) (daemoncontract.DaemonHandle, error)
+	type ensureProcessFunc = func(context.Context, daemoncontract.HttpDaemonConfig, func(context.Context) (*os.Process, error)) (daemoncontract.DaemonHandle, error)
 	type stopFunc = func(context.Context, daemoncontract.DaemonHandle, daemoncontract.ShutdownConfig, daemoncontract.HttpDaemonConfig) (lifecycle.Outcome, error)
 	packages := []struct {
-		name   string
-		config func(string, int) daemoncontract.HttpDaemonConfig
-		ensure ensureFunc
-		stop   stopFunc
+		name          string
+		config        func(string, int) daemoncontract.HttpDaemonConfig
+		ensure        ensureFunc
+		ensureProcess ensureProcessFunc
+		stop          stopFunc
 	}{
-		{queenlifecycle.DaemonName, queenlifecycle.Config, queenlifecycle.Ensure, queenlifecycle.Stop},
-		{hivelifecycle.DaemonName, hivelifecycle.Config, hivelifecycle.Ensure, hivelifecycle.Stop},
-		{workerlifecycle.DaemonName, workerlifecycle.Config, workerlifecycle.Ensure, workerlifecycle.Stop},
+		{queenlifecycle.DaemonName, queenlifecycle.Config, queenlifecycle.Ensure, queenlifecycle.EnsureProcess, queenlifecycle.Stop},
+		{hivelifecycle.DaemonName, hivelifecycle.Config, hivelifecycle.Ensure, hivelifecycle.EnsureProcess, hivelifecycle.Stop},
+		{workerlifecycle.DaemonName, workerlifecycle.Config, workerlifecycle.Ensure, workerlifecycle.EnsureProcess, workerlifecycle.Stop},
 	}
 	for _, p := range packages {
 		cfg := p.config(host, port)
@@ -97,6 +100,12 @@ func TestWrappersLeaveARunningDaemonAlone(t *testing.T) {
 		})
 		require.NoError(t, err, p.name)
 		assert.Equal(t, daemoncontract.AlreadyRunning(p.name, srv.URL), h, p.name)
+		h2, err := p.ensureProcess(context.Background(), cfg, func(context.Context) (*os.Process, error) {
+			t.Errorf("%s: EnsureProcess started a daemon that was running", p.name)
+			return nil, nil
+		})
+		require.NoError(t, err, p.name)
+		assert.Equal(t, h, h2, p.name)
 
 		how, err := p.stop(context.Background(), h, daemoncontract.NewShutdownConfig(p.name, 4242), cfg)
 		assert.NoError(t, err, p.name)

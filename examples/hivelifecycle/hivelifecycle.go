@@ -10,6 +10,7 @@ package hivelifecycle
 import (
 	"context"
 	"net"
+	"os"
 	"strconv"
 
 	"github.com/rbee-keeper/daemoncontract"
@@ -42,6 +43,12 @@ func Config(host string, port int) daemoncontract.HttpDaemonConfig {
 // [lifecycle.Ensure].
 func Ensure(ctx context.Context, cfg daemoncontract.HttpDaemonConfig, start func(context.Context) (uint32, error)) (HiveHandle, error) {
 	return lifecycle.Ensure(ctx, cfg, start)
+}
+
+// EnsureProcess starts the daemon with start unless it is already running,
+// keeping the *os.Process that start returns; see [lifecycle.EnsureProcess].
+func EnsureProcess(ctx context.Context, cfg daemoncontract.HttpDaemonConfig, start func(context.Context) (*os.Process, error)) (HiveHandle, error) {
+	return lifecycle.EnsureProcess(ctx, cfg, start)
 }
 
 // Stop stops the daemon if h says this tool started it; see [lifecycle.Stop].
