@@ -113,7 +113,11 @@ var client = &http.Client{
 // that it came from the child. After the health check passes, Ensure checks
 // that its child is still running, with the same identity; if it has exited
 // (say it could not listen because another process holds the port), Ensure
-// returns an error that says what answered instead, and no handle.
+// returns an error that says what answered instead, and no handle. While the
+// child still runs, its answer and another process's look alike: a child
+// that has not yet failed to listen may still get a handle. Should it then
+// exit, Stop finds it gone and sends nothing, neither a signal nor a
+// request.
 //
 // Concurrent Ensure calls for one daemon name, in one process, take turns:
 // at most one of them starts a daemon, and the others then find it running
@@ -134,9 +138,9 @@ func Ensure(ctx context.Context, cfg daemoncontract.HttpDaemonConfig, start func
 // EnsureProcess is Ensure for a start function that returns the daemon's
 // *os.Process, such as cmd.Process after cmd.Start. On Linux that
 // *os.Process holds a pidfd, the kernel's own name for the process, which no
-// other process can take over: Ensure reads the identity through it, and
-// Stop, called in this process with the handle Ensure returned, signals the
-// daemon through it.
+// other process can take over: Ensure confirms through it that the identity
+// it reads is its child's, and Stop, called in this process with the handle
+// Ensure returned, signals the daemon through it.
 //
 // Whoever starts the process must reap it, with Wait on that same
 // *os.Process (cmd.Wait in a goroutine); Ensure never calls Wait or Release.
