@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"reflect"
 	"strconv"
 	"testing"
@@ -47,6 +48,11 @@ func TestDefaultConfigs(t *testing.T) {
 		{queenlifecycle.Config("localhost", queenlifecycle.DefaultPort), "queen-rbee", "http://localhost:7833/health", "http://localhost:7833/v1/shutdown"},
 		{hivelifecycle.Config("localhost", hivelifecycle.DefaultPort), "rbee-hive", "http://localhost:7835/health", "http://localhost:7835/v1/shutdown"},
 		{workerlifecycle.Config("10.0.0.7", workerlifecycle.DefaultPort), "vllm-worker", "http://10.0.0.7:8080/health", "http://10.0.0.7:8080/v1/shutdown"},
+		// Finding: Config("::1", 7833) built http://::1:7833/health, which
+		// the contract's own Validate rejects; the host needs brackets.
+		{queenlifecycle.Config("::1", queenlifecycle.DefaultPort), "queen-rbee", "http://[::1]:7833/health", "http://[::1]:7833/v1/shutdown"},
+		{hivelifecycle.Config("::1", hivelifecycle.DefaultPort), "rbee-hive", "http://[::1]:7835/health", "http://[::1]:7835/v1/shutdown"},
+		{workerlifecycle.Config("::1", workerlifecycle.DefaultPort), "vllm-worker", "http://[::1]:8080/health", "http://[::1]:8080/v1/shutdown"},
 	}
 	for _, tt := range tests {
 		assert.NoError(t, tt.cfg.Validate())
@@ -73,16 +79,18 @@ func TestWrappersLeaveARunningDaemonAlone(t *testing.T) {
 	require.NoError(t, err)
 
 	type ensureFunc = func(context.Context, daemoncontract.HttpDaemonConfig, func(context.Context) (uint32, error)) (daemoncontract.DaemonHandle, error)
+	type ensureProcessFunc = func(context.Context, daemoncontract.HttpDaemonConfig, func(context.Context) (*os.Process, error)) (daemoncontract.DaemonHandle, error)
 	type stopFunc = func(context.Context, daemoncontract.DaemonHandle, daemoncontract.ShutdownConfig, daemoncontract.HttpDaemonConfig) (lifecycle.Outcome, error)
 	packages := []struct {
-		name   string
-		config func(string, int) daemoncontract.HttpDaemonConfig
-		ensure ensureFunc
-		stop   stopFunc
+		name          string
+		config        func(string, int) daemoncontract.HttpDaemonConfig
+		ensure        ensureFunc
+		ensureProcess ensureProcessFunc
+		stop          stopFunc
 	}{
-		{queenlifecycle.DaemonName, queenlifecycle.Config, queenlifecycle.Ensure, queenlifecycle.Stop},
-		{hivelifecycle.DaemonName, hivelifecycle.Config, hivelifecycle.Ensure, hivelifecycle.Stop},
-		{workerlifecycle.DaemonName, workerlifecycle.Config, workerlifecycle.Ensure, workerlifecycle.Stop},
+		{queenlifecycle.DaemonName, queenlifecycle.Config, queenlifecycle.Ensure, queenlifecycle.EnsureProcess, queenlifecycle.Stop},
+		{hivelifecycle.DaemonName, hivelifecycle.Config, hivelifecycle.Ensure, hivelifecycle.EnsureProcess, hivelifecycle.Stop},
+		{workerlifecycle.DaemonName, workerlifecycle.Config, workerlifecycle.Ensure, workerlifecycle.EnsureProcess, workerlifecycle.Stop},
 	}
 	for _, p := range packages {
 		cfg := p.config(host, port)
@@ -92,6 +100,12 @@ func TestWrappersLeaveARunningDaemonAlone(t *testing.T) {
 		})
 		require.NoError(t, err, p.name)
 		assert.Equal(t, daemoncontract.AlreadyRunning(p.name, srv.URL), h, p.name)
+		h2, err := p.ensureProcess(context.Background(), cfg, func(context.Context) (*os.Process, error) {
+			t.Errorf("%s: EnsureProcess started a daemon that was running", p.name)
+			return nil, nil
+		})
+		require.NoError(t, err, p.name)
+		assert.Equal(t, h, h2, p.name)
 
 		how, err := p.stop(context.Background(), h, daemoncontract.NewShutdownConfig(p.name, 4242), cfg)
 		assert.NoError(t, err, p.name)

@@ -5,7 +5,7 @@
 // the lifecycle through the example packages:
 //
 //  1. ensure: the daemon is not running, so the demo starts it; the handle
-//     says started_by_us.
+//     says started_by_us, and carries the pid and process_identity.
 //  2. status: the daemon answers its health check.
 //  3. ensure again: now it is already running, and this second handle does
 //     not own it.
@@ -89,7 +89,7 @@ func run(ctx context.Context, w io.Writer) error {
 		return err
 	}
 
-	ours, err := queenlifecycle.Ensure(ctx, cfg, child.start)
+	ours, err := queenlifecycle.EnsureProcess(ctx, cfg, child.start)
 	if err != nil {
 		return err
 	}
@@ -106,7 +106,7 @@ func run(ctx context.Context, w io.Writer) error {
 		return err
 	}
 
-	theirs, err := queenlifecycle.Ensure(ctx, cfg, child.start)
+	theirs, err := queenlifecycle.EnsureProcess(ctx, cfg, child.start)
 	if err != nil {
 		return err
 	}
@@ -152,27 +152,28 @@ type child struct {
 	exited chan struct{} // closed once the process has exited and been reaped
 }
 
-// start starts the daemon, for lifecycle.Ensure, and reaps it when it exits.
-func (c *child) start(context.Context) (uint32, error) {
+// start starts the daemon, for lifecycle.EnsureProcess, and reaps it when
+// it exits. It returns the *os.Process, whose pidfd Stop signals through.
+func (c *child) start(context.Context) (*os.Process, error) {
 	if c.cmd != nil {
-		return 0, errors.New("the demo daemon was started already")
+		return nil, errors.New("the demo daemon was started already")
 	}
 	exe, err := os.Executable()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	cmd := exec.Command(exe, "-serve", c.addr)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return 0, err
+		return nil, err
 	}
 	c.cmd, c.stdin, c.exited = cmd, stdin, make(chan struct{})
 	go func() { _ = cmd.Wait(); close(c.exited) }()
-	return uint32(cmd.Process.Pid), nil
+	return cmd.Process, nil
 }
 
 // close makes sure the daemon is gone when the demo returns, whatever

@@ -58,14 +58,18 @@ func TestDemo(t *testing.T) {
 	assert.Equal(t, true, field(0, "handle", "started_by_us"))
 	pid := field(0, "handle", "pid")
 	require.NotNil(t, pid)
+	identity := field(0, "handle", "process_identity")
+	assert.Regexp(t, "^linux:[0-9a-f-]+:[0-9]+$", identity)
 
 	assert.Equal(t, "status", field(1, "step"))
 	assert.Equal(t, true, field(1, "response", "is_running"))
 	assert.Equal(t, "queen", field(1, "response", "id"))
+	assert.Equal(t, "200 OK", field(1, "response", "health_status"))
 
 	assert.Equal(t, "ensure", field(2, "step"))
 	assert.Equal(t, false, field(2, "handle", "started_by_us"))
 	assert.NotContains(t, field(2, "handle"), "pid")
+	assert.NotContains(t, field(2, "handle"), "process_identity")
 
 	assert.Equal(t, "stop", field(3, "step"))
 	assert.Equal(t, "not ours", field(3, "outcome"))
@@ -74,6 +78,7 @@ func TestDemo(t *testing.T) {
 	assert.Equal(t, "stop", field(4, "step"))
 	assert.Equal(t, "stopped gracefully", field(4, "outcome"))
 	assert.Equal(t, pid, field(4, "shutdown", "pid"))
+	assert.Equal(t, identity, field(4, "handle", "process_identity"))
 
 	// run returned after reaping its daemon: the pid is gone.
 	assert.ErrorIs(t, syscall.Kill(int(pid.(float64)), 0), syscall.ESRCH, "no process left behind")

@@ -9,6 +9,8 @@ package hivelifecycle
 
 import (
 	"context"
+	"net"
+	"os"
 	"strconv"
 
 	"github.com/rbee-keeper/daemoncontract"
@@ -26,11 +28,13 @@ const DaemonName = "rbee-hive"
 const DefaultPort = 7835
 
 // Config returns the HTTP config of the daemon on host and port: its health
-// check at /health and its shutdown endpoint at /v1/shutdown.
+// check at /health and its shutdown endpoint at /v1/shutdown. host is a
+// name or an IP address, IPv6 without brackets: Config("::1", 7833) checks
+// http://[::1]:7833/health.
 func Config(host string, port int) daemoncontract.HttpDaemonConfig {
 	return daemoncontract.HttpDaemonConfig{
 		DaemonName:       DaemonName,
-		HealthURL:        "http://" + host + ":" + strconv.Itoa(port) + "/health",
+		HealthURL:        "http://" + net.JoinHostPort(host, strconv.Itoa(port)) + "/health",
 		ShutdownEndpoint: new("/v1/shutdown"),
 	}
 }
@@ -39,6 +43,12 @@ func Config(host string, port int) daemoncontract.HttpDaemonConfig {
 // [lifecycle.Ensure].
 func Ensure(ctx context.Context, cfg daemoncontract.HttpDaemonConfig, start func(context.Context) (uint32, error)) (HiveHandle, error) {
 	return lifecycle.Ensure(ctx, cfg, start)
+}
+
+// EnsureProcess starts the daemon with start unless it is already running,
+// keeping the *os.Process that start returns; see [lifecycle.EnsureProcess].
+func EnsureProcess(ctx context.Context, cfg daemoncontract.HttpDaemonConfig, start func(context.Context) (*os.Process, error)) (HiveHandle, error) {
+	return lifecycle.EnsureProcess(ctx, cfg, start)
 }
 
 // Stop stops the daemon if h says this tool started it; see [lifecycle.Stop].

@@ -4,10 +4,49 @@
 //
 // It is an example of use, not part of the contract. It shows the contract's
 // rules at work with real processes: decode, then Validate, then act, and
-// never signal a daemon the handle does not own.
+// never signal a process that the handle does not vouch for.
 //
-// It speaks plain HTTP and Unix signals (elsewhere, Stop and Ensure's cleanup
-// report errors.ErrUnsupported), and uses the standard library only.
+// # What it never signals
+//
+// Stop and Ensure send a signal (SIGTERM, SIGKILL, or signal 0 to probe)
+// only to a process that a handle vouches for: a handle that says this tool
+// started the daemon (started_by_us), carries its pid, and carries its
+// process_identity. They never signal
+//
+//   - a daemon that was running before this tool looked (started_by_us is
+//     false): Stop returns NotOurs and does nothing at all;
+//   - a pid that the handle does not carry: a ShutdownConfig whose pid
+//     differs from the handle's is refused;
+//   - a handle without a pid, or with a pid but no process_identity, such as
+//     one from a Rust peer or an older version: Stop only asks the daemon
+//     over HTTP to stop (AskedOverHTTP), and never signals it;
+//   - a process whose identity is not the handle's: the daemon has exited
+//     and its pid names another process now. Stop reports NotRunning;
+//   - a process by a bare pid: every signal goes through a pidfd (Linux 5.4
+//     or later) that is opened before the identity is compared, so it cannot
+//     reach a process that took the pid later. Where there is no pidfd,
+//     nothing is signalled;
+//   - anything when the messages do not belong together: the handle, the
+//     HttpDaemonConfig and the ShutdownConfig must name the same daemon, and
+//     the health_url must have the handle's scheme, host and port. Stop
+//     refuses otherwise.
+//
+// The identity is compared again immediately before every signal.
+//
+// Every request goes to exactly the URL the contract names: redirects are
+// not followed, and a 3xx answer is neither healthy nor an accepted
+// shutdown request.
+//
+// # Who reaps
+//
+// Whoever starts the daemon reaps it: run cmd.Wait in a goroutine. Until it
+// is reaped, an exited daemon is a zombie that keeps its pid and identity;
+// this package counts a zombie as exited and never waits for it to go.
+//
+// Process identity is defined for Linux only. Elsewhere ProcessIdentity
+// returns errors.ErrUnsupported, so Ensure cannot vouch for a daemon it
+// starts and returns an error (after killing its own child through the
+// *os.Process, where it has it). The package uses the standard library only.
 package lifecycle
 
 import (
@@ -18,7 +57,9 @@ import (
 	"math"
 	"net/http"
 	"net/url"
-	"syscall"
+	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rbee-keeper/daemoncontract"
@@ -35,12 +76,16 @@ const (
 	DefaultStartTimeout = 30 * time.Second
 )
 
-// exitPollInterval is how often Stop checks whether the process has exited.
-const exitPollInterval = 20 * time.Millisecond
-
 // client makes every HTTP request of the package. It keeps no idle
-// connections, so that a daemon that is shutting down has none to wait for.
-var client = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+// connections, so that a daemon that is shutting down has none to wait for,
+// and it follows no redirect: a request goes to exactly the URL the contract
+// names, and a 3xx answer is returned as it is.
+var client = &http.Client{
+	Transport: &http.Transport{DisableKeepAlives: true},
+	CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	},
+}
 
 // Ensure makes sure the daemon that cfg describes is running, and returns a
 // handle that says whether this call started it.
@@ -49,22 +94,75 @@ var client = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 // running: Ensure starts nothing and returns an AlreadyRunning handle, which
 // Stop will never stop. Otherwise it calls start, polls health_url until the
 // daemon answers (see FirstPollInterval and the other timing constants), and
-// returns a StartedByUs handle with the pid that start returned. The handle's
-// base URL is health_url's scheme and host.
+// returns a StartedByUs handle with the pid that start returned and that
+// process's identity (see ProcessIdentity). The handle's base URL is
+// health_url's scheme and host.
 //
-// start launches the daemon and returns its process ID. Whoever starts the
-// process must also reap it: run cmd.Wait in a goroutine. An exited but
-// unreaped process is a zombie, which still answers kill(pid, 0), so Stop
-// would see it as alive until its graceful timeout ran out. A start that ties
-// the process to its context (exec.CommandContext) kills the daemon when that
-// context ends, which is usually not what a caller of Ensure wants: ctx
-// bounds how long Ensure waits, not how long the daemon lives.
+// start launches the daemon and returns its process ID: the pid of a child
+// of this process, such as cmd.Process.Pid after cmd.Start. Whoever starts
+// the process must also reap it: run cmd.Wait in a goroutine. Ensure opens a
+// pidfd for the pid at once and reads its identity, and accepts it only if
+// the process is still a child of this process, so that the identity it
+// records is its child's. A start that ties the process to its context
+// (exec.CommandContext) kills the daemon when that context ends, which is
+// usually not what a caller of Ensure wants: ctx bounds how long Ensure
+// waits, not how long the daemon lives. EnsureProcess, which takes the
+// *os.Process itself, is the stronger form: prefer it.
+//
+// Ownership is proven, not assumed: a health answer alone does not show
+// that it came from the child. After the health check passes, Ensure checks
+// that its child is still running, with the same identity; if it has exited
+// (say it could not listen because another process holds the port), Ensure
+// returns an error that says what answered instead, and no handle. While the
+// child still runs, its answer and another process's look alike: a child
+// that has not yet failed to listen may still get a handle. Should it then
+// exit, Stop finds it gone and sends nothing, neither a signal nor a
+// request.
+//
+// Concurrent Ensure calls for one daemon name, in one process, take turns:
+// at most one of them starts a daemon, and the others then find it running
+// (AlreadyRunning). A call that waits for its turn gives up when ctx ends.
 //
 // If the daemon never becomes healthy, or its process exits first, Ensure
-// kills the process it started (SIGKILL) and returns an error. It never
-// signals a pid that the contract's Validate rejects: for such a pid it
-// returns an error and leaves the process alone.
+// kills the process it started (SIGKILL, with the checks above) and returns
+// an error. It never signals a pid that the contract's Validate rejects, nor
+// a pid that it could not prove is its own child: for such a pid it returns
+// an error and leaves the process alone.
 func Ensure(ctx context.Context, cfg daemoncontract.HttpDaemonConfig, start func(context.Context) (pid uint32, err error)) (daemoncontract.DaemonHandle, error) {
+	return ensure(ctx, cfg, func(ctx context.Context) (uint32, *os.Process, error) {
+		pid, err := start(ctx)
+		return pid, nil, err
+	})
+}
+
+// EnsureProcess is Ensure for a start function that returns the daemon's
+// *os.Process, such as cmd.Process after cmd.Start. On Linux that
+// *os.Process holds a pidfd, the kernel's own name for the process, which no
+// other process can take over: Ensure confirms through it that the identity
+// it reads is its child's, and Stop, called in this process with the handle
+// Ensure returned, signals the daemon through it.
+//
+// Whoever starts the process must reap it, with Wait on that same
+// *os.Process (cmd.Wait in a goroutine); Ensure never calls Wait or Release.
+func EnsureProcess(ctx context.Context, cfg daemoncontract.HttpDaemonConfig, start func(context.Context) (*os.Process, error)) (daemoncontract.DaemonHandle, error) {
+	return ensure(ctx, cfg, func(ctx context.Context) (uint32, *os.Process, error) {
+		p, err := start(ctx)
+		if err != nil {
+			return 0, nil, err
+		}
+		if p == nil {
+			return 0, nil, errors.New("start returned no process")
+		}
+		if p.Pid < 0 || p.Pid > math.MaxInt32 {
+			return 0, nil, fmt.Errorf("start returned a process with pid %d", p.Pid)
+		}
+		return uint32(p.Pid), p, nil
+	})
+}
+
+// ensure is Ensure and EnsureProcess. start returns the pid, and the
+// *os.Process when it has one (nil for Ensure).
+func ensure(ctx context.Context, cfg daemoncontract.HttpDaemonConfig, start func(context.Context) (uint32, *os.Process, error)) (daemoncontract.DaemonHandle, error) {
 	if err := cfg.Validate(); err != nil {
 		return daemoncontract.DaemonHandle{}, err
 	}
@@ -72,11 +170,16 @@ func Ensure(ctx context.Context, cfg daemoncontract.HttpDaemonConfig, start func
 	if err != nil {
 		return daemoncontract.DaemonHandle{}, err
 	}
-	if healthy(ctx, cfg.HealthURL) == nil {
+	unlock, err := ensuring.lock(ctx, cfg.DaemonName)
+	if err != nil {
+		return daemoncontract.DaemonHandle{}, fmt.Errorf("lifecycle: ensure %s: waiting for another Ensure of it: %w", cfg.DaemonName, err)
+	}
+	defer unlock()
+	if _, err := request(ctx, http.MethodGet, cfg.HealthURL); err == nil {
 		return daemoncontract.AlreadyRunning(cfg.DaemonName, base), nil
 	}
 
-	pid, err := start(ctx)
+	pid, p, err := start(ctx)
 	if err != nil {
 		return daemoncontract.DaemonHandle{}, fmt.Errorf("lifecycle: start %s: %w", cfg.DaemonName, err)
 	}
@@ -84,32 +187,56 @@ func Ensure(ctx context.Context, cfg daemoncontract.HttpDaemonConfig, start func
 	if err := h.Validate(); err != nil {
 		return daemoncontract.DaemonHandle{}, fmt.Errorf("lifecycle: start %s returned a pid that must not be signalled, so it is left alone: %w", cfg.DaemonName, err)
 	}
+	pr, err := vouch(pid, p)
+	if err != nil {
+		if p == nil {
+			return daemoncontract.DaemonHandle{}, fmt.Errorf("lifecycle: %s (pid %d) cannot be proven to be the process this call started, so it is left alone: %w", cfg.DaemonName, pid, err)
+		}
+		// The caller's own *os.Process: os signals it only until Wait
+		// has reaped it, so the kill cannot reach another process.
+		if kerr := signal(p, sigKill); kerr != nil && !errors.Is(kerr, os.ErrProcessDone) {
+			err = errors.Join(err, fmt.Errorf("kill: %w", kerr))
+		}
+		return daemoncontract.DaemonHandle{}, fmt.Errorf("lifecycle: %s (pid %d) cannot be vouched for, and was killed: %w", cfg.DaemonName, pid, err)
+	}
+	h = h.WithProcessIdentity(pr.id)
+	if err := h.Validate(); err != nil { // the identity has the contract's form
+		return daemoncontract.DaemonHandle{}, errors.Join(err, pr.kill())
+	}
 
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, DefaultStartTimeout)
 		defer cancel()
 	}
-	if err := waitHealthy(ctx, cfg.HealthURL, int(pid)); err != nil {
-		if kerr := signal(int(pid), syscall.SIGKILL); kerr != nil && !errors.Is(kerr, syscall.ESRCH) {
-			err = errors.Join(err, fmt.Errorf("kill pid %d: %w", pid, kerr))
-		}
-		return daemoncontract.DaemonHandle{}, fmt.Errorf("lifecycle: %s (pid %d) did not become healthy, and was killed: %w", cfg.DaemonName, pid, err)
+	if err := waitHealthy(ctx, cfg.HealthURL, pr); err != nil {
+		return daemoncontract.DaemonHandle{}, errors.Join(
+			fmt.Errorf("lifecycle: %s (pid %d) did not become healthy, and was killed: %w", cfg.DaemonName, pid, err),
+			pr.kill())
 	}
+	started.add(pr)
 	return h, nil
 }
 
-// waitHealthy polls healthURL until it answers 2xx, the process pid exits,
-// or ctx ends.
-func waitHealthy(ctx context.Context, healthURL string, pid int) error {
+// waitHealthy polls healthURL until it answers 2xx while the process pr is
+// still running, pr exits, or ctx ends. An answer that comes while pr has
+// exited is an error: another process answers there.
+func waitHealthy(ctx context.Context, healthURL string, pr *proc) error {
 	interval := FirstPollInterval
 	for {
-		err := healthy(ctx, healthURL)
-		if err == nil {
-			return nil
-		}
-		if !alive(pid) {
+		status, err := request(ctx, http.MethodGet, healthURL)
+		// Checked after the answer: a process running now was running
+		// while it answered.
+		state := pr.check()
+		switch {
+		case errors.Is(state, errGone) && err == nil:
+			return fmt.Errorf("the process exited, yet %s answered %q: another process serves that address, not the one this call started", healthURL, status)
+		case errors.Is(state, errGone):
 			return fmt.Errorf("the process exited (last health check: %w)", err)
+		case state != nil:
+			return state
+		case err == nil:
+			return nil
 		}
 		select {
 		case <-ctx.Done():
@@ -120,33 +247,36 @@ func waitHealthy(ctx context.Context, healthURL string, pid int) error {
 	}
 }
 
-// healthy checks healthURL once: nil for a 2xx answer.
-func healthy(ctx context.Context, healthURL string) error {
-	_, err := check(ctx, http.MethodGet, healthURL)
-	return err
-}
+// noAnswer is the health_status of a health check that got no HTTP answer
+// at all (refused, timed out, not HTTP): a fixed text, never the error's,
+// which can be long and quotes the URL.
+const noAnswer = "no answer"
 
-// check sends one request without a body and describes the answer, such as
-// "GET http://127.0.0.1:7833/health: 200 OK". The error is nil for a 2xx
-// status.
-func check(ctx context.Context, method, target string) (string, error) {
+// request sends one request without a body to target, following no
+// redirect, and returns the status of the answer as "200 OK": the code and
+// http.StatusText, never the server's reason phrase. It returns noAnswer
+// when there was no answer. The error is nil for a 2xx status only.
+func request(ctx context.Context, method, target string) (status string, err error) {
 	ctx, cancel := context.WithTimeout(ctx, RequestTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, target, nil)
 	if err != nil {
-		return "", err
+		return noAnswer, err
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return err.Error(), err // net/http's text names the method and URL
+		return noAnswer, err // net/http's text names the method and URL
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
-	what := method + " " + target + ": " + resp.Status
-	if resp.StatusCode/100 != 2 {
-		return what, errors.New(what)
+	status = strconv.Itoa(resp.StatusCode)
+	if text := http.StatusText(resp.StatusCode); text != "" {
+		status += " " + text
 	}
-	return what, nil
+	if resp.StatusCode/100 != 2 {
+		return status, fmt.Errorf("%s %s: %s", method, target, status)
+	}
+	return status, nil
 }
 
 // baseURL returns healthURL's scheme and host, such as "http://localhost:7833".
@@ -158,180 +288,35 @@ func baseURL(healthURL string) (string, error) {
 	return (&url.URL{Scheme: u.Scheme, Host: u.Host}).String(), nil
 }
 
+// origin returns the scheme, host and port of an http or https URL, in a
+// form that compares equal for equal origins: lower case, and the scheme's
+// default port where the URL has none.
+func origin(rawURL string) (string, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "", err
+	}
+	scheme, port := strings.ToLower(u.Scheme), u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[scheme]
+	}
+	return scheme + "://" + strings.ToLower(u.Hostname()) + " port " + port, nil
+}
+
 // Status checks the daemon that cfg describes and answers req. is_running is
-// whether health_url answers with a 2xx status; health_status says what was
-// checked and how it answered. The response's ID is the request's.
+// whether health_url answers with a 2xx status, to exactly that URL: a
+// redirect is not followed, and is not running. health_status is the status
+// of the answer, its code and standard text such as "200 OK" or "503
+// Service Unavailable", or "no answer" when there was none; never the
+// server's own words. The response's ID is the request's, and the response
+// passes Validate.
+//
+// Status has no handle to tie cfg to: it checks cfg and req with Validate,
+// and refuses either when it breaks a rule.
 func Status(ctx context.Context, cfg daemoncontract.HttpDaemonConfig, req daemoncontract.StatusRequest) (daemoncontract.StatusResponse, error) {
 	if err := errors.Join(cfg.Validate(), req.Validate()); err != nil {
 		return daemoncontract.StatusResponse{}, err
 	}
-	what, err := check(ctx, http.MethodGet, cfg.HealthURL)
-	if what == "" { // the request could not even be made
-		return daemoncontract.StatusResponse{}, err
-	}
-	return daemoncontract.StatusResponse{ID: req.ID, IsRunning: err == nil, HealthStatus: &what}, nil
-}
-
-// Outcome says how Stop ended, or why it did nothing.
-type Outcome int
-
-const (
-	// Refused: Stop did not end the process, for the reason in its error.
-	// Usually it sent nothing; if SIGKILL failed, it had already asked the
-	// daemon to stop.
-	Refused Outcome = iota
-	// NotOurs: the handle does not own the daemon (ShouldCleanup is false),
-	// so Stop did nothing, and returned no error.
-	NotOurs
-	// NotRunning: the process had already exited; nothing was sent.
-	NotRunning
-	// StoppedGracefully: the process exited within the graceful timeout
-	// after being asked to stop.
-	StoppedGracefully
-	// Killed: the process did not exit in time, or the context ended first,
-	// and was sent SIGKILL.
-	Killed
-)
-
-// String returns the outcome in words, such as "stopped gracefully".
-func (o Outcome) String() string {
-	switch o {
-	case Refused:
-		return "refused"
-	case NotOurs:
-		return "not ours"
-	case NotRunning:
-		return "not running"
-	case StoppedGracefully:
-		return "stopped gracefully"
-	case Killed:
-		return "killed"
-	}
-	return fmt.Sprintf("Outcome(%d)", int(o))
-}
-
-// MarshalText makes an Outcome a JSON string, such as "not ours".
-func (o Outcome) MarshalText() ([]byte, error) { return []byte(o.String()), nil }
-
-// Stop stops the daemon of handle h, process cfg.PID, if and only if h says
-// this tool started it.
-//
-// If h.ShouldCleanup() is false, Stop does nothing and returns NotOurs and a
-// nil error: the daemon was running before this tool looked, and belongs to
-// someone else.
-//
-// Otherwise Stop validates cfg and daemon, and refuses a cfg.PID that differs
-// from the pid the handle carries. It asks the daemon to stop: a POST to
-// daemon's ShutdownURL where it has a shutdown_endpoint, and SIGTERM where it
-// has none or the POST fails. It then waits up to cfg.GracefulTimeout() for
-// the process to exit (0: no wait) and sends SIGKILL after that. If ctx ends
-// while it waits, Stop sends SIGKILL at once and returns ctx's error. It
-// returns StoppedGracefully or Killed, saying which of the two ended the
-// process.
-//
-// Stop watches the process with kill(pid, 0), so whoever started it must
-// reap it (see Ensure). It never signals a pid that the contract's Validate
-// rejects.
-func Stop(ctx context.Context, h daemoncontract.DaemonHandle, cfg daemoncontract.ShutdownConfig, daemon daemoncontract.HttpDaemonConfig) (Outcome, error) {
-	if !h.ShouldCleanup() {
-		return NotOurs, nil
-	}
-	if err := errors.Join(h.Validate(), cfg.Validate(), daemon.Validate()); err != nil {
-		return Refused, fmt.Errorf("lifecycle: refusing to stop: %w", err)
-	}
-	if pid, ok := h.PID(); ok && pid != cfg.PID {
-		return Refused, fmt.Errorf("lifecycle: refusing to stop pid %d: the handle of %s holds pid %d", cfg.PID, h.DaemonName(), pid)
-	}
-	pid := int(cfg.PID)
-	if !alive(pid) {
-		return NotRunning, nil
-	}
-
-	if err := askToStop(ctx, pid, daemon); err != nil {
-		return Refused, fmt.Errorf("lifecycle: stop %s (pid %d): %w", cfg.DaemonName, pid, err)
-	}
-	timer := time.NewTimer(cfg.GracefulTimeout())
-	defer timer.Stop()
-	if err := waitExit(ctx, pid, timer.C); err != nil {
-		if ctx.Err() != nil {
-			return Killed, errors.Join(err, kill(pid))
-		}
-		if err := kill(pid); err != nil {
-			return Refused, err
-		}
-		killWait := time.NewTimer(KillWait)
-		defer killWait.Stop()
-		if err := waitExit(ctx, pid, killWait.C); err != nil {
-			return Killed, fmt.Errorf("lifecycle: %s (pid %d) still exists after SIGKILL; is it reaped? %w", cfg.DaemonName, pid, err)
-		}
-		return Killed, nil
-	}
-	return StoppedGracefully, nil
-}
-
-// KillWait is how long Stop waits for a process to disappear after SIGKILL.
-const KillWait = 5 * time.Second
-
-var errTimeout = errors.New("timed out")
-
-// waitExit waits until process pid has exited, or ctx ends, or timeout
-// fires.
-func waitExit(ctx context.Context, pid int, timeout <-chan time.Time) error {
-	tick := time.NewTicker(exitPollInterval)
-	defer tick.Stop()
-	for alive(pid) {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-timeout:
-			return errTimeout
-		case <-tick.C:
-		}
-	}
-	return nil
-}
-
-// askToStop POSTs to daemon's shutdown URL, or sends SIGTERM where there is
-// no such URL or the POST fails.
-func askToStop(ctx context.Context, pid int, daemon daemoncontract.HttpDaemonConfig) error {
-	if shutdownURL, err := daemon.ShutdownURL(); err == nil {
-		if _, err := check(ctx, http.MethodPost, shutdownURL); err == nil {
-			return nil
-		}
-	}
-	if err := signal(pid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return err
-	}
-	return nil
-}
-
-// kill sends SIGKILL to pid; a process that has exited meanwhile is fine.
-func kill(pid int) error {
-	if err := signal(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return fmt.Errorf("lifecycle: kill pid %d: %w", pid, err)
-	}
-	return nil
-}
-
-// alive reports whether process pid exists, by sending it signal 0. Only
-// ESRCH means it does not: EPERM, or any other failure, counts as alive. A
-// zombie exists until it is reaped.
-func alive(pid int) bool {
-	return !errors.Is(signal(pid, 0), syscall.ESRCH)
-}
-
-// errUnsafePID is what signal returns instead of signalling a pid that is
-// not one process.
-var errUnsafePID = errors.New("lifecycle: refusing to signal a pid outside 1..2147483647: kill(2) would read it as a process group, or as every process")
-
-// signal is the one way this package signals a process: all of its kill(2)
-// calls, signal 0 included, go through it. Tests replace it. Whatever its
-// callers have checked already, it refuses a pid outside 1..2147483647: kill
-// reads 0 and negative pids as process groups, and a larger int becomes a
-// negative pid_t in the kernel (4294967295 becomes -1, every process).
-var signal = func(pid int, sig syscall.Signal) error {
-	if pid < 1 || pid > math.MaxInt32 {
-		return errUnsafePID
-	}
-	return sendSignal(pid, sig)
+	status, err := request(ctx, http.MethodGet, cfg.HealthURL)
+	return daemoncontract.StatusResponse{ID: req.ID, IsRunning: err == nil, HealthStatus: &status}, nil
 }

@@ -1,0 +1,319 @@
+package lifecycle
+
+// How this package signals a process from a handle, without a window
+// between the check and the signal:
+//
+//  1. Open a pidfd for the pid: os.FindProcess does, on Linux 5.4 or later
+//     (pidfd_open), and exec.Cmd.Start holds one from clone(CLONE_PIDFD).
+//  2. Then read the identity of the process that has the pid now, and
+//     compare it with the handle's.
+//  3. If they are equal, the pidfd names the daemon: the daemon was running
+//     before the pidfd was opened (Ensure read its identity then) and is
+//     running after, so it held the pid all along, and a pid names one live
+//     process at a time. Signals then go through the pidfd
+//     (pidfd_send_signal), which can never reach a process that takes the
+//     pid later. If they differ, the daemon is gone: nothing is sent.
+//
+// Steps 2 and 3 are repeated before every signal. An *os.Process without a
+// pidfd (an older kernel, a seccomp filter) is never signalled by a handle.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"sync"
+	"syscall"
+)
+
+// The signals the package sends, besides signal 0.
+const (
+	sigTerm = syscall.SIGTERM
+	sigKill = syscall.SIGKILL
+)
+
+// errGone says that a handle's process has exited (a zombie counts), or
+// that its pid names another process now.
+var errGone = errors.New("lifecycle: the process has exited")
+
+// errNoPidfd says that a process cannot be signalled safely: os holds no
+// pidfd for it.
+var errNoPidfd = errors.New("lifecycle: no pidfd for the process (Linux 5.4 or later is needed), so it is not signalled: its pid alone might name another process by the time a signal arrives")
+
+// proc is a process that a handle vouches for: its pid, its identity, and an
+// *os.Process bound to it (see the recipe above).
+type proc struct {
+	pid uint32
+	id  string
+	p   *os.Process
+}
+
+// check reports whether the process is still the one pr names and still
+// running: nil if so; errGone if it has exited or its pid names another
+// process; another error if that cannot be told.
+func (pr *proc) check() error {
+	st, err := readStat(pr.pid)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return errGone
+	case err != nil:
+		return err
+	case st.identity != pr.id || st.exited():
+		return errGone
+	}
+	return nil
+}
+
+// running reports whether the process is still running. When that cannot
+// be told, it counts as running: a caller that waits for it to exit then
+// waits until its timeout, and the signal after that checks again.
+func (pr *proc) running() bool { return !errors.Is(pr.check(), errGone) }
+
+// signal checks pr again and sends sig through its pidfd. It returns errGone
+// if the process is gone; then nothing was sent.
+func (pr *proc) signal(sig syscall.Signal) error {
+	if err := pr.check(); err != nil {
+		return err
+	}
+	err := signal(pr.p, sig)
+	if errors.Is(err, os.ErrProcessDone) {
+		return errGone
+	}
+	return err
+}
+
+// kill sends SIGKILL; a process that has exited meanwhile is fine.
+func (pr *proc) kill() error {
+	if err := pr.signal(sigKill); err != nil && !errors.Is(err, errGone) {
+		return fmt.Errorf("lifecycle: kill pid %d: %w", pr.pid, err)
+	}
+	return nil
+}
+
+// vouch reads the identity of the process that Ensure's start function just
+// started. p is the *os.Process that start returned, or nil when it
+// returned only pid; then the pid is opened here, and must be a child of
+// this process.
+//
+// Where p comes from exec.Cmd.Start, its pidfd was opened by clone, so the
+// recipe above holds at once. Where vouch opens the pid itself, the process
+// might in theory have exited, been reaped and replaced before the pidfd
+// was opened: the parent check rules that out for all but another child of
+// this process.
+func vouch(pid uint32, p *os.Process) (*proc, error) {
+	child := p == nil
+	if child {
+		var err error
+		if p, err = os.FindProcess(int(pid)); err != nil {
+			return nil, err
+		}
+	}
+	if err := pidfd(p); errors.Is(err, errGone) {
+		return nil, errors.New("the process exited at once")
+	} else if err != nil {
+		return nil, err
+	}
+	st, err := readStat(pid)
+	if err != nil {
+		return nil, err
+	}
+	if child && st.ppid != os.Getpid() {
+		return nil, fmt.Errorf("pid %d is not a child of this process (its parent is pid %d)", pid, st.ppid)
+	}
+	// Still there after the read, through the pidfd: the identity read was
+	// its own.
+	if err := signal(p, 0); err != nil {
+		return nil, fmt.Errorf("the process exited at once: %w", err)
+	}
+	if st.exited() {
+		return nil, errors.New("the process exited at once")
+	}
+	return &proc{pid: pid, id: st.identity, p: p}, nil
+}
+
+// open returns the process that a handle with pid and id vouches for, as
+// the recipe above says: errGone if the daemon is gone, another error if it
+// cannot be signalled safely. A process that Ensure started in this process
+// is found with the *os.Process it kept.
+func open(pid uint32, id string) (*proc, error) {
+	pr := started.get(pid, id)
+	if pr == nil {
+		p, err := os.FindProcess(int(pid)) // the pidfd first ...
+		if err != nil {
+			return nil, err
+		}
+		pr = &proc{pid: pid, id: id, p: p}
+	}
+	if err := pr.check(); err != nil { // ... then the identity
+		return nil, err
+	}
+	if err := pidfd(pr.p); err != nil {
+		return nil, err
+	}
+	return pr, nil
+}
+
+// pidfd reports whether os holds a pidfd for p, through which a signal
+// reaches p and no other process: nil if it does, errGone if p has been
+// reaped, errNoPidfd if os has only its pid.
+func pidfd(p *os.Process) error {
+	err := p.WithHandle(func(uintptr) {})
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, os.ErrProcessDone):
+		return errGone
+	}
+	return errNoPidfd
+}
+
+// errUnsafePID is what signal returns instead of signalling a pid that is
+// not one process.
+var errUnsafePID = errors.New("lifecycle: refusing to signal a pid outside 1..2147483647: kill(2) would read it as a process group, or as every process")
+
+// signal is the one way this package signals a process: all of its
+// signals, signal 0 included, go through it. Tests replace it. Whatever its
+// callers have checked already, it refuses a pid outside 1..2147483647,
+// which os would hand to kill(2) if the process had no pidfd: kill reads 0
+// and negative pids as process groups.
+var signal = func(p *os.Process, sig syscall.Signal) error {
+	if p.Pid < 1 || p.Pid > math.MaxInt32 {
+		return errUnsafePID
+	}
+	return p.Signal(sig)
+}
+
+// started holds the processes that Ensure started in this process and
+// vouched for, with the *os.Process it kept for each, until Stop finds them
+// gone.
+var started registry
+
+type procKey struct {
+	pid uint32
+	id  string
+}
+
+type registry struct {
+	mu    sync.Mutex
+	procs map[procKey]*proc
+}
+
+// add records pr, and forgets the processes that have exited meanwhile.
+func (r *registry) add(pr *proc) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k, old := range r.procs {
+		if errors.Is(old.check(), errGone) {
+			delete(r.procs, k)
+		}
+	}
+	if r.procs == nil {
+		r.procs = make(map[procKey]*proc)
+	}
+	r.procs[procKey{pr.pid, pr.id}] = pr
+}
+
+func (r *registry) get(pid uint32, id string) *proc {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.procs[procKey{pid, id}]
+}
+
+func (r *registry) remove(pid uint32, id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.procs, procKey{pid, id})
+}
+
+// ensuring makes concurrent Ensure calls for one daemon name take turns.
+var ensuring keyedLock
+
+// keyedLock is a mutex per key, whose Lock gives up when its context ends.
+type keyedLock struct {
+	mu    sync.Mutex
+	locks map[string]*lockEntry
+}
+
+type lockEntry struct {
+	held  chan struct{} // holds a value while the lock is held
+	users int           // holders and waiters; the entry goes at 0
+}
+
+// lock takes the lock of key, or returns ctx's error if ctx ends first. It
+// returns the function that unlocks it.
+func (l *keyedLock) lock(ctx context.Context, key string) (unlock func(), err error) {
+	l.mu.Lock()
+	e := l.locks[key]
+	if e == nil {
+		if l.locks == nil {
+			l.locks = make(map[string]*lockEntry)
+		}
+		e = &lockEntry{held: make(chan struct{}, 1)}
+		l.locks[key] = e
+	}
+	e.users++
+	l.mu.Unlock()
+	leave := func() {
+		l.mu.Lock()
+		if e.users--; e.users == 0 {
+			delete(l.locks, key)
+		}
+		l.mu.Unlock()
+	}
+	select {
+	case e.held <- struct{}{}:
+		return func() { <-e.held; leave() }, nil
+	case <-ctx.Done():
+		leave()
+		return nil, ctx.Err()
+	}
+}
+
+// stops lets concurrent Stop calls for one process share one stop.
+var stops flight
+
+// stopKey names what a Stop acts on: a process (pid and identity), or, for
+// a handle that cannot be signalled, the shutdown URL it asks.
+type stopKey struct {
+	pid uint32
+	id  string
+	url string
+}
+
+// flight runs one call per key at a time; calls for a key that is under
+// way wait for it and share its result.
+type flight struct {
+	mu    sync.Mutex
+	calls map[stopKey]*call
+}
+
+type call struct {
+	done    chan struct{}
+	outcome Outcome
+	err     error
+}
+
+func (f *flight) do(key stopKey, fn func() (Outcome, error)) (Outcome, error) {
+	f.mu.Lock()
+	if c, ok := f.calls[key]; ok {
+		f.mu.Unlock()
+		<-c.done
+		return c.outcome, c.err
+	}
+	if f.calls == nil {
+		f.calls = make(map[stopKey]*call)
+	}
+	c := &call{done: make(chan struct{})}
+	f.calls[key] = c
+	f.mu.Unlock()
+
+	defer func() {
+		f.mu.Lock()
+		delete(f.calls, key)
+		f.mu.Unlock()
+		close(c.done)
+	}()
+	c.outcome, c.err = fn()
+	return c.outcome, c.err
+}
