@@ -57,6 +57,11 @@ import (
 // clock ticks after boot. (Field 2 of that file, the command name, is in
 // parentheses and may hold spaces and parentheses itself: count fields from
 // the last ')'.) A Rust, Python or shell peer can compute the same token.
+// starttime counts clock ticks (usually 10 ms), so two processes that held
+// one pid within the same tick would carry the same token. The kernel gives
+// a pid out again only after it has cycled through all the others, so that
+// takes someone who chooses the next pid (root in a pid namespace, through
+// ns_last_pid), within 10 ms of the daemon's start.
 // Other systems may define their own prefix; a token with another prefix
 // never equals a Linux one, so it never matches.
 //
