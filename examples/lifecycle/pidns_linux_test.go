@@ -17,6 +17,21 @@ import (
 // TestPIDReuseInANamespace runs in a new pid namespace.
 const inPIDNamespace = "LIFECYCLE_TEST_IN_PID_NAMESPACE"
 
+// requirePIDNamespace, set in the environment (.ci/run sets it), makes
+// TestPIDReuseInANamespace fail where it would skip: CI on machines that
+// allow pid namespaces must run it.
+const requirePIDNamespace = "DAEMONCONTRACT_REQUIRE_PID_NAMESPACE"
+
+// skipf skips t, or fails it where requirePIDNamespace says the test must
+// run.
+func skipf(t *testing.T, format string, args ...any) {
+	t.Helper()
+	if os.Getenv(requirePIDNamespace) != "" {
+		t.Fatalf("%s is set, but: "+format, append([]any{requirePIDNamespace}, args...)...)
+	}
+	t.Skipf(format, args...)
+}
+
 func TestPIDReuseInANamespace(t *testing.T) {
 	// Finding 1 (pid reuse): a daemon exited and was reaped, and an
 	// unrelated process got its pid; Stop with the old handle SIGTERMed it
@@ -55,7 +70,7 @@ func TestPIDReuseInANamespace(t *testing.T) {
 	time.Sleep(20 * time.Millisecond)
 	// The next process gets the daemon's pid.
 	if err := os.WriteFile("/proc/sys/kernel/ns_last_pid", []byte(strconv.Itoa(int(pid)-1)), 0); err != nil {
-		t.Skipf("cannot choose the next pid: %v", err)
+		skipf(t, "cannot choose the next pid: %v", err)
 	}
 	bystander, err := startDaemon(t, "record", "")
 	require.NoError(t, err)
@@ -88,7 +103,7 @@ func TestPIDReuseInANamespace(t *testing.T) {
 func runInNewPIDNamespace(t *testing.T) {
 	unshare, err := exec.LookPath("unshare")
 	if err != nil {
-		t.Skipf("needs unshare (util-linux): %v", err)
+		skipf(t, "needs unshare (util-linux): %v", err)
 	}
 	exe, err := os.Executable()
 	require.NoError(t, err)
@@ -98,11 +113,11 @@ func runInNewPIDNamespace(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	t.Logf("%s in a new pid namespace:\n%s", exe, out)
 	if err != nil && bytes.Contains(out, []byte("unshare failed")) {
-		t.Skipf("unshare is not permitted here: %v", err)
+		skipf(t, "unshare is not permitted here: %v", err)
 	}
 	require.NoError(t, err)
 	if bytes.Contains(out, []byte("--- SKIP: TestPIDReuseInANamespace")) {
-		t.Skip("skipped in the new pid namespace; see its output above")
+		skipf(t, "skipped in the new pid namespace; see its output above")
 	}
 	require.Contains(t, string(out), "--- PASS: TestPIDReuseInANamespace")
 }
