@@ -143,6 +143,15 @@ func TestEncodeErrorsHaveCases(t *testing.T) {
 		{daemoncontract.StatusResponse{ID: "w", Metadata: json.RawMessage("1e400")}, daemoncontract.ErrOutOfRange, "metadata"},
 		{daemoncontract.StatusResponse{ID: "w", Metadata: json.RawMessage(nest(127))}, daemoncontract.ErrOutOfRange, "metadata"},
 	}
+	// Metadata that is not JSON at all is reported as such, not as
+	// something a Rust peer cannot read, however deep it goes.
+	for _, bad := range []string{`["unterminated`, nest(200)[:250], `[1e400`} {
+		for _, cd := range allCodecs {
+			_, err := cd.marshal(daemoncontract.StatusResponse{ID: "w", Metadata: json.RawMessage(bad)})
+			assert.ErrorContains(t, err, "must be valid JSON", "%s: %.20s", cd.name, bad)
+			assert.NotErrorIs(t, err, daemoncontract.ErrOutOfRange, "%s: %.20s", cd.name, bad)
+		}
+	}
 	for _, tt := range tests {
 		for _, cd := range allCodecs {
 			_, err := cd.marshal(tt.v)
