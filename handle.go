@@ -62,6 +62,11 @@ import (
 // a pid out again only after it has cycled through all the others, so that
 // takes someone who chooses the next pid (root in a pid namespace, through
 // ns_last_pid), within 10 ms of the daemon's start.
+//
+// The token is not a secret: anyone can read a process's start time. It
+// guards against a pid that was handed on, not against a forged handle; a
+// handle is to be trusted only where this tool made it, or stored it where
+// only this tool writes.
 // Other systems may define their own prefix; a token with another prefix
 // never equals a Linux one, so it never matches.
 //

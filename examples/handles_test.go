@@ -53,6 +53,9 @@ func TestDefaultConfigs(t *testing.T) {
 		{queenlifecycle.Config("::1", queenlifecycle.DefaultPort), "queen-rbee", "http://[::1]:7833/health", "http://[::1]:7833/v1/shutdown"},
 		{hivelifecycle.Config("::1", hivelifecycle.DefaultPort), "rbee-hive", "http://[::1]:7835/health", "http://[::1]:7835/v1/shutdown"},
 		{workerlifecycle.Config("::1", workerlifecycle.DefaultPort), "vllm-worker", "http://[::1]:8080/health", "http://[::1]:8080/v1/shutdown"},
+		// Review finding: an IPv6 zone gave an invalid URL; its % is
+		// written %25.
+		{queenlifecycle.Config("fe80::1%lo", queenlifecycle.DefaultPort), "queen-rbee", "http://[fe80::1%25lo]:7833/health", "http://[fe80::1%25lo]:7833/v1/shutdown"},
 	}
 	for _, tt := range tests {
 		assert.NoError(t, tt.cfg.Validate())

@@ -9,9 +9,7 @@ package hivelifecycle
 
 import (
 	"context"
-	"net"
 	"os"
-	"strconv"
 
 	"github.com/rbee-keeper/daemoncontract"
 	"github.com/rbee-keeper/daemoncontract/examples/lifecycle"
@@ -28,15 +26,11 @@ const DaemonName = "rbee-hive"
 const DefaultPort = 7835
 
 // Config returns the HTTP config of the daemon on host and port: its health
-// check at /health and its shutdown endpoint at /v1/shutdown. host is a
-// name or an IP address, IPv6 without brackets: Config("::1", 7833) checks
-// http://[::1]:7833/health.
+// check at /health and its shutdown endpoint at /v1/shutdown; see
+// [lifecycle.Config]. host is a name or an IP address, IPv6 without
+// brackets: Config("::1", DefaultPort) checks http://[::1]:7835/health.
 func Config(host string, port int) daemoncontract.HttpDaemonConfig {
-	return daemoncontract.HttpDaemonConfig{
-		DaemonName:       DaemonName,
-		HealthURL:        "http://" + net.JoinHostPort(host, strconv.Itoa(port)) + "/health",
-		ShutdownEndpoint: new("/v1/shutdown"),
-	}
+	return lifecycle.Config(DaemonName, host, port)
 }
 
 // Ensure starts the daemon with start unless it is already running; see

@@ -43,11 +43,19 @@ var bootID = sync.OnceValues(func() (string, error) {
 	return id, nil
 })
 
-// readStat reads /proc/<pid>/stat.
+// errForeignProc says that /proc shows another pid namespace than this
+// process's: /proc/<pid> would describe another process than pid.
+var errForeignProc = errors.New("lifecycle: /proc belongs to another pid namespace than this process's (a pid namespace needs its own /proc: unshare --mount-proc), so no process identity can be read")
+
+// readStat reads /proc/<pid>/stat. It first checks that /proc shows this
+// process's own pid namespace, where /proc/self is this process's pid.
 func readStat(pid uint32) (procStat, error) {
 	boot, err := bootID()
 	if err != nil {
 		return procStat{}, err
+	}
+	if self, err := os.Readlink("/proc/self"); err != nil || self != strconv.Itoa(os.Getpid()) {
+		return procStat{}, errForeignProc
 	}
 	data, err := os.ReadFile("/proc/" + strconv.FormatUint(uint64(pid), 10) + "/stat")
 	if errors.Is(err, syscall.ESRCH) { // it was reaped between open and read

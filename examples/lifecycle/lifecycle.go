@@ -35,7 +35,17 @@
 //
 // Every request goes to exactly the URL the contract names: redirects are
 // not followed, and a 3xx answer is neither healthy nor an accepted
-// shutdown request.
+// shutdown request. A request meant for a process that a handle vouches for
+// (Stop's shutdown request, the health checks by which Ensure proves that
+// its child answers) is sent only over a connection that the process itself
+// accepted (Linux: the kernel's socket tables and /proc/<pid>/fd say which
+// process holds the server's end). Another process that serves the same
+// address, or an address the same host name resolves to, never gets it.
+//
+// What it cannot know: started_by_us, a pid and a process_identity are
+// claims. Anyone can read a process's identity, so a handle forged from
+// /proc passes every check: trust a handle only if this tool made it, or
+// stored it where only this tool writes.
 //
 // # Who reaps
 //
@@ -43,10 +53,12 @@
 // is reaped, an exited daemon is a zombie that keeps its pid and identity;
 // this package counts a zombie as exited and never waits for it to go.
 //
-// Process identity is defined for Linux only. Elsewhere ProcessIdentity
-// returns errors.ErrUnsupported, so Ensure cannot vouch for a daemon it
-// starts and returns an error (after killing its own child through the
-// *os.Process, where it has it). The package uses the standard library only.
+// Process identity is defined for Linux only, and read from /proc, which
+// must show this process's own pid namespace (in a new pid namespace, mount
+// a new /proc: unshare --pid --fork --mount-proc). Elsewhere
+// ProcessIdentity returns errors.ErrUnsupported, so Ensure cannot vouch for
+// a daemon it starts, and returns an error, leaving the process to the
+// caller that started it. The package uses the standard library only.
 package lifecycle
 
 import (
@@ -55,6 +67,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -78,14 +91,37 @@ const (
 
 // client makes every HTTP request of the package. It keeps no idle
 // connections, so that a daemon that is shutting down has none to wait for,
-// and it follows no redirect: a request goes to exactly the URL the contract
-// names, and a 3xx answer is returned as it is.
+// and every request dials anew; it follows no redirect: a request goes to
+// exactly the URL the contract names, and a 3xx answer is returned as it
+// is. A request made for a process (see request) is sent only over a
+// connection that the process itself accepted.
 var client = &http.Client{
-	Transport: &http.Transport{DisableKeepAlives: true},
+	Transport: &http.Transport{
+		DisableKeepAlives: true,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			conn, err := dialer.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			if pr, _ := ctx.Value(servedByKey{}).(*proc); pr != nil {
+				if err := servedBy(ctx, conn, pr); err != nil {
+					conn.Close()
+					return nil, err
+				}
+			}
+			return conn, nil
+		},
+	},
 	CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
 	},
 }
+
+var dialer net.Dialer
+
+// servedByKey is the context key of the process that must answer a
+// request.
+type servedByKey struct{}
 
 // Ensure makes sure the daemon that cfg describes is running, and returns a
 // handle that says whether this call started it.
@@ -99,25 +135,28 @@ var client = &http.Client{
 // health_url's scheme and host.
 //
 // start launches the daemon and returns its process ID: the pid of a child
-// of this process, such as cmd.Process.Pid after cmd.Start. Whoever starts
-// the process must also reap it: run cmd.Wait in a goroutine. Ensure opens a
-// pidfd for the pid at once and reads its identity, and accepts it only if
-// the process is still a child of this process, so that the identity it
-// records is its child's. A start that ties the process to its context
+// of this process, such as cmd.Process.Pid after cmd.Start, that is the
+// daemon itself (a launcher that forks the daemon and exits, or stays as
+// its parent, is not). Whoever starts the process must also reap it: run
+// cmd.Wait in a goroutine. Ensure opens a pidfd for the pid at once and
+// reads its identity, and accepts it only if the process is still a child
+// of this process, so that the identity it records is its child's. (Where
+// this process is pid 1 or a subreaper, an orphan it adopted is a child
+// too: prefer EnsureProcess there.) A start that ties the process to its context
 // (exec.CommandContext) kills the daemon when that context ends, which is
 // usually not what a caller of Ensure wants: ctx bounds how long Ensure
 // waits, not how long the daemon lives. EnsureProcess, which takes the
 // *os.Process itself, is the stronger form: prefer it.
 //
-// Ownership is proven, not assumed: a health answer alone does not show
-// that it came from the child. After the health check passes, Ensure checks
-// that its child is still running, with the same identity; if it has exited
-// (say it could not listen because another process holds the port), Ensure
-// returns an error that says what answered instead, and no handle. While the
-// child still runs, its answer and another process's look alike: a child
-// that has not yet failed to listen may still get a handle. Should it then
-// exit, Stop finds it gone and sends nothing, neither a signal nor a
-// request.
+// Ownership is proven, not assumed: a health answer counts only if the
+// child itself accepted the connection (see the package documentation). If
+// another process answers (say it holds the port, and the child cannot
+// listen), Ensure kills its child and returns an error that says so, and no
+// handle; if the child exits first, the error says that.
+//
+// A health check that gets no answer before ctx ends does not show that
+// the daemon is not running: Ensure then starts nothing, and returns ctx's
+// error.
 //
 // Concurrent Ensure calls for one daemon name, in one process, take turns:
 // at most one of them starts a daemon, and the others then find it running
@@ -126,8 +165,8 @@ var client = &http.Client{
 // If the daemon never becomes healthy, or its process exits first, Ensure
 // kills the process it started (SIGKILL, with the checks above) and returns
 // an error. It never signals a pid that the contract's Validate rejects, nor
-// a pid that it could not prove is its own child: for such a pid it returns
-// an error and leaves the process alone.
+// a process that it could not prove is its own child, held through a pidfd:
+// for such a process it returns an error and leaves it alone.
 func Ensure(ctx context.Context, cfg daemoncontract.HttpDaemonConfig, start func(context.Context) (pid uint32, err error)) (daemoncontract.DaemonHandle, error) {
 	return ensure(ctx, cfg, func(ctx context.Context) (uint32, *os.Process, error) {
 		pid, err := start(ctx)
@@ -142,8 +181,11 @@ func Ensure(ctx context.Context, cfg daemoncontract.HttpDaemonConfig, start func
 // it reads is its child's, and Stop, called in this process with the handle
 // Ensure returned, signals the daemon through it.
 //
-// Whoever starts the process must reap it, with Wait on that same
-// *os.Process (cmd.Wait in a goroutine); Ensure never calls Wait or Release.
+// The process must be a child of this process, as with Ensure: an
+// *os.Process of another process (os.FindProcess), or one without a pidfd,
+// is left alone, and Ensure returns an error. Whoever starts the process must
+// reap it, with Wait on that same *os.Process (cmd.Wait in a goroutine);
+// Ensure never calls Wait or Release.
 func EnsureProcess(ctx context.Context, cfg daemoncontract.HttpDaemonConfig, start func(context.Context) (*os.Process, error)) (daemoncontract.DaemonHandle, error) {
 	return ensure(ctx, cfg, func(ctx context.Context) (uint32, *os.Process, error) {
 		p, err := start(ctx)
@@ -175,8 +217,11 @@ func ensure(ctx context.Context, cfg daemoncontract.HttpDaemonConfig, start func
 		return daemoncontract.DaemonHandle{}, fmt.Errorf("lifecycle: ensure %s: waiting for another Ensure of it: %w", cfg.DaemonName, err)
 	}
 	defer unlock()
-	if _, err := request(ctx, http.MethodGet, cfg.HealthURL); err == nil {
+	if _, err := request(ctx, http.MethodGet, cfg.HealthURL, nil); err == nil {
 		return daemoncontract.AlreadyRunning(cfg.DaemonName, base), nil
+	} else if ctx.Err() != nil {
+		// No answer in time is not "not running": start nothing.
+		return daemoncontract.DaemonHandle{}, fmt.Errorf("lifecycle: ensure %s: %w (health check: %w)", cfg.DaemonName, ctx.Err(), err)
 	}
 
 	pid, p, err := start(ctx)
@@ -189,19 +234,15 @@ func ensure(ctx context.Context, cfg daemoncontract.HttpDaemonConfig, start func
 	}
 	pr, err := vouch(pid, p)
 	if err != nil {
-		if p == nil {
-			return daemoncontract.DaemonHandle{}, fmt.Errorf("lifecycle: %s (pid %d) cannot be proven to be the process this call started, so it is left alone: %w", cfg.DaemonName, pid, err)
-		}
-		// The caller's own *os.Process: os signals it only until Wait
-		// has reaped it, so the kill cannot reach another process.
-		if kerr := signal(p, sigKill); kerr != nil && !errors.Is(kerr, os.ErrProcessDone) {
-			err = errors.Join(err, fmt.Errorf("kill: %w", kerr))
-		}
-		return daemoncontract.DaemonHandle{}, fmt.Errorf("lifecycle: %s (pid %d) cannot be vouched for, and was killed: %w", cfg.DaemonName, pid, err)
+		// Not provably a child of this process, held through a pidfd:
+		// whatever it is, it is not signalled. The caller that started it
+		// still holds it.
+		return daemoncontract.DaemonHandle{}, fmt.Errorf("lifecycle: %s (pid %d) cannot be proven to be the process this call started, so it is left alone: %w", cfg.DaemonName, pid, err)
 	}
 	h = h.WithProcessIdentity(pr.id)
 	if err := h.Validate(); err != nil { // the identity has the contract's form
-		return daemoncontract.DaemonHandle{}, errors.Join(err, pr.kill())
+		_, kerr := pr.kill()
+		return daemoncontract.DaemonHandle{}, errors.Join(err, kerr)
 	}
 
 	if _, ok := ctx.Deadline(); !ok {
@@ -210,27 +251,26 @@ func ensure(ctx context.Context, cfg daemoncontract.HttpDaemonConfig, start func
 		defer cancel()
 	}
 	if err := waitHealthy(ctx, cfg.HealthURL, pr); err != nil {
+		_, kerr := pr.kill()
 		return daemoncontract.DaemonHandle{}, errors.Join(
 			fmt.Errorf("lifecycle: %s (pid %d) did not become healthy, and was killed: %w", cfg.DaemonName, pid, err),
-			pr.kill())
+			kerr)
 	}
 	started.add(pr)
 	return h, nil
 }
 
-// waitHealthy polls healthURL until it answers 2xx while the process pr is
-// still running, pr exits, or ctx ends. An answer that comes while pr has
-// exited is an error: another process answers there.
+// waitHealthy polls healthURL until pr itself answers 2xx, pr exits, or
+// ctx ends. An answer from another process is an error at once: another
+// process serves that address, not the one this call started.
 func waitHealthy(ctx context.Context, healthURL string, pr *proc) error {
 	interval := FirstPollInterval
 	for {
-		status, err := request(ctx, http.MethodGet, healthURL)
-		// Checked after the answer: a process running now was running
-		// while it answered.
+		_, err := request(ctx, http.MethodGet, healthURL, pr)
 		state := pr.check()
 		switch {
-		case errors.Is(state, errGone) && err == nil:
-			return fmt.Errorf("the process exited, yet %s answered %q: another process serves that address, not the one this call started", healthURL, status)
+		case errors.Is(err, errOtherProcess):
+			return fmt.Errorf("another process answers at %s, not the one this call started: %w", healthURL, err)
 		case errors.Is(state, errGone):
 			return fmt.Errorf("the process exited (last health check: %w)", err)
 		case state != nil:
@@ -256,9 +296,18 @@ const noAnswer = "no answer"
 // redirect, and returns the status of the answer as "200 OK": the code and
 // http.StatusText, never the server's reason phrase. It returns noAnswer
 // when there was no answer. The error is nil for a 2xx status only.
-func request(ctx context.Context, method, target string) (status string, err error) {
+//
+// With a process pr, the request is sent only if pr itself holds the socket
+// that accepted the connection (see servedBy): a request meant for the
+// daemon never reaches another process that listens on the same address,
+// or that resolves from the same host name. Otherwise there is no answer,
+// and the error is errNotServed.
+func request(ctx context.Context, method, target string, pr *proc) (status string, err error) {
 	ctx, cancel := context.WithTimeout(ctx, RequestTimeout)
 	defer cancel()
+	if pr != nil {
+		ctx = context.WithValue(ctx, servedByKey{}, pr)
+	}
 	req, err := http.NewRequestWithContext(ctx, method, target, nil)
 	if err != nil {
 		return noAnswer, err
@@ -277,6 +326,23 @@ func request(ctx context.Context, method, target string) (status string, err err
 		return status, fmt.Errorf("%s %s: %s", method, target, status)
 	}
 	return status, nil
+}
+
+// Config returns the HTTP config of the rbee daemon called daemonName on
+// host and port: its health check at /health and its shutdown endpoint at
+// /v1/shutdown, the paths every rbee daemon serves. host is a name or an IP
+// address, IPv6 without brackets and with its zone, if any, as is:
+// Config("queen-rbee", "::1", 7833) checks http://[::1]:7833/health, and
+// Config("queen-rbee", "fe80::1%eth0", 7833) checks
+// http://[fe80::1%25eth0]:7833/health.
+func Config(daemonName, host string, port int) daemoncontract.HttpDaemonConfig {
+	// In a URL, the % before an IPv6 zone is written %25.
+	hostPort := net.JoinHostPort(strings.ReplaceAll(host, "%", "%25"), strconv.Itoa(port))
+	return daemoncontract.HttpDaemonConfig{
+		DaemonName:       daemonName,
+		HealthURL:        "http://" + hostPort + "/health",
+		ShutdownEndpoint: new("/v1/shutdown"),
+	}
 }
 
 // baseURL returns healthURL's scheme and host, such as "http://localhost:7833".
@@ -300,7 +366,14 @@ func origin(rawURL string) (string, error) {
 	if port == "" {
 		port = map[string]string{"http": "80", "https": "443"}[scheme]
 	}
-	return scheme + "://" + strings.ToLower(u.Hostname()) + " port " + port, nil
+	// Host names are case-insensitive; the zone of an IPv6 address is an
+	// interface name, which is not.
+	host, zone, hasZone := strings.Cut(u.Hostname(), "%")
+	host = strings.ToLower(host)
+	if hasZone {
+		host += "%" + zone
+	}
+	return scheme + "://" + host + " port " + port, nil
 }
 
 // Status checks the daemon that cfg describes and answers req. is_running is
@@ -317,6 +390,6 @@ func Status(ctx context.Context, cfg daemoncontract.HttpDaemonConfig, req daemon
 	if err := errors.Join(cfg.Validate(), req.Validate()); err != nil {
 		return daemoncontract.StatusResponse{}, err
 	}
-	status, err := request(ctx, http.MethodGet, cfg.HealthURL)
+	status, err := request(ctx, http.MethodGet, cfg.HealthURL, nil)
 	return daemoncontract.StatusResponse{ID: req.ID, IsRunning: err == nil, HealthStatus: &status}, nil
 }

@@ -540,7 +540,10 @@ func TestEnsureRefusesASquatter(t *testing.T) {
 	h, err := Ensure(ctx, config(addr, new("/v1/shutdown")), start)
 	require.Error(t, err, "got handle %v", h)
 	assert.False(t, h.ShouldCleanup(), "never a started_by_us handle")
-	assert.ErrorContains(t, err, "exited")
+	// Whether the squatter's answer comes before or after the child gives
+	// up, the error says that another process answers, or that the child
+	// exited.
+	assert.Regexp(t, "another process answers|the process exited", err.Error())
 	assert.NotErrorIs(t, err, context.DeadlineExceeded)
 	require.NotNil(t, child)
 	assert.True(t, child.gone(5*time.Second))
@@ -594,8 +597,9 @@ func TestConcurrentEnsureStartsOneDaemon(t *testing.T) {
 
 func TestConcurrentStopSignalsOnce(t *testing.T) {
 	// Finding: concurrent Stop calls on one handle sent extra SIGTERM and
-	// SIGKILL after the first had worked. Now each signal goes once, and
-	// every call returns the one outcome. Run with -count=20 -race.
+	// SIGKILL after the first had worked. Now the calls take turns: the
+	// first stops the daemon, each signal goes once, and every later call
+	// finds it gone. Run with -count=20 -race.
 	d, cfg, h := ensureDaemon(t, "stubborn", nil)
 	var mu sync.Mutex
 	count := map[syscall.Signal]int{}
@@ -609,10 +613,12 @@ func TestConcurrentStopSignalsOnce(t *testing.T) {
 		wg.Go(func() { outcomes[i], errs[i] = Stop(context.Background(), h, shutdownConfig(int(d.pid()), 0), cfg) })
 	}
 	wg.Wait()
+	got := map[Outcome]int{}
 	for i := range callers {
 		assert.NoError(t, errs[i])
-		assert.Equal(t, Killed, outcomes[i])
+		got[outcomes[i]]++
 	}
+	assert.Equal(t, map[Outcome]int{Killed: 1, NotRunning: callers - 1}, got)
 	assert.Equal(t, map[syscall.Signal]int{syscall.SIGTERM: 1, syscall.SIGKILL: 1}, count, "each signal once")
 	assert.True(t, d.gone(5*time.Second))
 

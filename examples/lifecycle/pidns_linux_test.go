@@ -17,17 +17,17 @@ import (
 // TestPIDReuseInANamespace runs in a new pid namespace.
 const inPIDNamespace = "LIFECYCLE_TEST_IN_PID_NAMESPACE"
 
-// requirePIDNamespace, set in the environment (.ci/run sets it), makes
-// TestPIDReuseInANamespace fail where it would skip: CI on machines that
-// allow pid namespaces must run it.
-const requirePIDNamespace = "DAEMONCONTRACT_REQUIRE_PID_NAMESPACE"
+// requireNamespaces, set in the environment (.ci/run sets it), makes the
+// tests that run in new namespaces (pid, mount) fail where they would skip:
+// CI on machines that allow namespaces must run them.
+const requireNamespaces = "DAEMONCONTRACT_REQUIRE_NAMESPACES"
 
-// skipf skips t, or fails it where requirePIDNamespace says the test must
+// skipf skips t, or fails it where requireNamespaces says the test must
 // run.
 func skipf(t *testing.T, format string, args ...any) {
 	t.Helper()
-	if os.Getenv(requirePIDNamespace) != "" {
-		t.Fatalf("%s is set, but: "+format, append([]any{requirePIDNamespace}, args...)...)
+	if os.Getenv(requireNamespaces) != "" {
+		t.Fatalf("%s is set, but: "+format, append([]any{requireNamespaces}, args...)...)
 	}
 	t.Skipf(format, args...)
 }

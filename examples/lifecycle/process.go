@@ -41,6 +41,14 @@ var errGone = errors.New("lifecycle: the process has exited")
 // pidfd for it.
 var errNoPidfd = errors.New("lifecycle: no pidfd for the process (Linux 5.4 or later is needed), so it is not signalled: its pid alone might name another process by the time a signal arrives")
 
+// errNotServed says that an HTTP answer cannot be shown to come from the
+// process a handle vouches for: another process, or none yet, holds the
+// socket that answers.
+var errNotServed = errors.New("lifecycle: the answer does not come from the daemon's own process")
+
+// errOtherProcess says that another process holds the socket that answers.
+var errOtherProcess = fmt.Errorf("%w: another process holds the socket that answers", errNotServed)
+
 // proc is a process that a handle vouches for: its pid, its identity, and an
 // *os.Process bound to it (see the recipe above).
 type proc struct {
@@ -83,27 +91,32 @@ func (pr *proc) signal(sig syscall.Signal) error {
 	return err
 }
 
-// kill sends SIGKILL; a process that has exited meanwhile is fine.
-func (pr *proc) kill() error {
-	if err := pr.signal(sigKill); err != nil && !errors.Is(err, errGone) {
-		return fmt.Errorf("lifecycle: kill pid %d: %w", pr.pid, err)
+// kill sends SIGKILL, and reports whether it did: a process that has
+// exited meanwhile is fine, and was not killed.
+func (pr *proc) kill() (sent bool, err error) {
+	switch err := pr.signal(sigKill); {
+	case errors.Is(err, errGone):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("lifecycle: kill pid %d: %w", pr.pid, err)
 	}
-	return nil
+	return true, nil
 }
 
 // vouch reads the identity of the process that Ensure's start function just
 // started. p is the *os.Process that start returned, or nil when it
-// returned only pid; then the pid is opened here, and must be a child of
-// this process.
+// returned only pid; then the pid is opened here. Either way the process
+// must be a child of this process, held through a pidfd: whatever start
+// returned, Ensure vouches only for a process this process started.
 //
 // Where p comes from exec.Cmd.Start, its pidfd was opened by clone, so the
 // recipe above holds at once. Where vouch opens the pid itself, the process
 // might in theory have exited, been reaped and replaced before the pidfd
 // was opened: the parent check rules that out for all but another child of
-// this process.
+// this process (and, where this process is pid 1 or a subreaper, for all
+// but an orphan it adopted: prefer EnsureProcess there).
 func vouch(pid uint32, p *os.Process) (*proc, error) {
-	child := p == nil
-	if child {
+	if p == nil {
 		var err error
 		if p, err = os.FindProcess(int(pid)); err != nil {
 			return nil, err
@@ -118,7 +131,7 @@ func vouch(pid uint32, p *os.Process) (*proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	if child && st.ppid != os.Getpid() {
+	if st.ppid != os.Getpid() {
 		return nil, fmt.Errorf("pid %d is not a child of this process (its parent is pid %d)", pid, st.ppid)
 	}
 	// Still there after the read, through the pidfd: the identity read was
@@ -226,8 +239,10 @@ func (r *registry) remove(pid uint32, id string) {
 	delete(r.procs, procKey{pid, id})
 }
 
-// ensuring makes concurrent Ensure calls for one daemon name take turns.
-var ensuring keyedLock
+// ensuring makes concurrent Ensure calls for one daemon name take turns,
+// and stopping concurrent Stop calls for one process (or, for a handle that
+// cannot be signalled, one shutdown URL).
+var ensuring, stopping keyedLock
 
 // keyedLock is a mutex per key, whose Lock gives up when its context ends.
 type keyedLock struct {
@@ -240,9 +255,12 @@ type lockEntry struct {
 	users int           // holders and waiters; the entry goes at 0
 }
 
-// lock takes the lock of key, or returns ctx's error if ctx ends first. It
-// returns the function that unlocks it.
+// lock takes the lock of key, or returns ctx's error if ctx ends first (or
+// has ended already). It returns the function that unlocks it.
 func (l *keyedLock) lock(ctx context.Context, key string) (unlock func(), err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	l.mu.Lock()
 	e := l.locks[key]
 	if e == nil {
@@ -268,52 +286,4 @@ func (l *keyedLock) lock(ctx context.Context, key string) (unlock func(), err er
 		leave()
 		return nil, ctx.Err()
 	}
-}
-
-// stops lets concurrent Stop calls for one process share one stop.
-var stops flight
-
-// stopKey names what a Stop acts on: a process (pid and identity), or, for
-// a handle that cannot be signalled, the shutdown URL it asks.
-type stopKey struct {
-	pid uint32
-	id  string
-	url string
-}
-
-// flight runs one call per key at a time; calls for a key that is under
-// way wait for it and share its result.
-type flight struct {
-	mu    sync.Mutex
-	calls map[stopKey]*call
-}
-
-type call struct {
-	done    chan struct{}
-	outcome Outcome
-	err     error
-}
-
-func (f *flight) do(key stopKey, fn func() (Outcome, error)) (Outcome, error) {
-	f.mu.Lock()
-	if c, ok := f.calls[key]; ok {
-		f.mu.Unlock()
-		<-c.done
-		return c.outcome, c.err
-	}
-	if f.calls == nil {
-		f.calls = make(map[stopKey]*call)
-	}
-	c := &call{done: make(chan struct{})}
-	f.calls[key] = c
-	f.mu.Unlock()
-
-	defer func() {
-		f.mu.Lock()
-		delete(f.calls, key)
-		f.mu.Unlock()
-		close(c.done)
-	}()
-	c.outcome, c.err = fn()
-	return c.outcome, c.err
 }

@@ -89,23 +89,31 @@ const exitPollInterval = 20 * time.Millisecond
 // gone, and Stop returns NotRunning having sent nothing, not even the
 // shutdown request. Then it asks the daemon to stop: a POST to daemon's
 // ShutdownURL where it has a shutdown_endpoint, and SIGTERM where it has
-// none or the answer is not 2xx. It waits up to cfg.GracefulTimeout() for
-// the process to exit (0: no wait), and sends SIGKILL after that. It returns
-// StoppedGracefully or Killed, saying which of the two ended the process. A
-// failed SIGKILL returns Refused.
+// none or the answer is not 2xx. The POST is sent only over a connection
+// that the daemon's own process accepted: another process that serves the
+// same address (on another address family of the same host name, say)
+// never gets it, and Stop sends SIGTERM instead. It waits up to
+// cfg.GracefulTimeout() for the process to exit (0: no wait), and sends
+// SIGKILL after that. It returns StoppedGracefully or Killed, saying which
+// of the two ended the process: a process that exits before the SIGKILL is
+// sent stopped gracefully. A failed SIGKILL returns Refused.
 //
 // The context bounds the wait, not the grace: the graceful request is
 // always made, even when ctx is already done, with its own RequestTimeout.
 // If ctx was already done when Stop was called, Stop still gives the daemon
 // the full graceful timeout. If ctx ends after the graceful request was
-// made, Stop sends SIGKILL at once and returns Killed and ctx's error. So a
-// keeper that stops its daemons after ^C, with a cancelled context, stops
-// them gracefully.
+// made, Stop sends SIGKILL at once and returns Killed and ctx's error, as
+// soon as the process is gone (KillWait at most). So a keeper that stops its
+// daemons after ^C, with a cancelled context, stops them gracefully.
 //
 // Concurrent Stop calls for one process (the same pid and
-// process_identity), or for one shutdown URL on the HTTP-only path, share
-// one stop: one call asks and signals, each signal at most once, and the
-// others wait for it and return its outcome and error.
+// process_identity), or for one shutdown URL on the HTTP-only path, take
+// turns: each call acts on its own, with its own context, after the one
+// before it has returned. So each signal goes at most once: the first call
+// stops the daemon, and the calls after it find it gone (NotRunning). A
+// call whose context ends while it waits for its turn returns Refused and
+// the context's error, having done nothing; one whose context was done
+// already when it was called waits.
 //
 // Stop counts an exited, unreaped process (a zombie) as exited: whoever
 // started it must reap it (see Ensure).
@@ -119,20 +127,31 @@ func Stop(ctx context.Context, h daemoncontract.DaemonHandle, cfg daemoncontract
 	if err := belongTogether(h, cfg, daemon); err != nil {
 		return Refused, fmt.Errorf("lifecycle: refusing to stop: %w", err)
 	}
+	// A context that is already done does not cut the grace short, nor the
+	// wait for a turn; one that ends from now on does.
+	waitCtx := ctx
+	if ctx.Err() != nil {
+		waitCtx = context.WithoutCancel(ctx)
+	}
 	pid, hasPID := h.PID()
 	id, hasID := h.ProcessIdentity()
+	key := fmt.Sprintf("process %d %s", pid, id)
 	if !hasPID || !hasID {
 		shutdownURL, err := daemon.ShutdownURL()
 		if err != nil {
 			return Refused, fmt.Errorf("lifecycle: refusing to signal %s: its handle carries no process_identity to check the pid against, and it cannot be asked over HTTP: %w", h.DaemonName(), err)
 		}
-		return stops.do(stopKey{url: shutdownURL}, func() (Outcome, error) {
-			return askOverHTTP(ctx, shutdownURL)
-		})
+		key = "url " + shutdownURL
 	}
-	return stops.do(stopKey{pid: pid, id: id}, func() (Outcome, error) {
-		return stop(ctx, pid, id, cfg, daemon)
-	})
+	unlock, err := stopping.lock(waitCtx, key)
+	if err != nil {
+		return Refused, fmt.Errorf("lifecycle: stop %s: waiting for another Stop of it: %w", h.DaemonName(), err)
+	}
+	defer unlock()
+	if !hasPID || !hasID {
+		return askOverHTTP(ctx, key[len("url "):])
+	}
+	return stop(ctx, waitCtx, pid, id, cfg, daemon)
 }
 
 // belongTogether checks that h, cfg and daemon are about one daemon.
@@ -157,14 +176,15 @@ func belongTogether(h daemoncontract.DaemonHandle, cfg daemoncontract.ShutdownCo
 // askOverHTTP is Stop for a handle that does not vouch for a process: it
 // only asks, and signals nothing.
 func askOverHTTP(ctx context.Context, shutdownURL string) (Outcome, error) {
-	if _, err := request(context.WithoutCancel(ctx), http.MethodPost, shutdownURL); err != nil {
+	if _, err := request(context.WithoutCancel(ctx), http.MethodPost, shutdownURL, nil); err != nil {
 		return Refused, fmt.Errorf("lifecycle: asking to stop (the handle has no process_identity, so no signal is sent): %w", err)
 	}
 	return AskedOverHTTP, nil
 }
 
-// stop is Stop for the process pid whose identity is id.
-func stop(ctx context.Context, pid uint32, id string, cfg daemoncontract.ShutdownConfig, daemon daemoncontract.HttpDaemonConfig) (Outcome, error) {
+// stop is Stop for the process pid whose identity is id. waitCtx is ctx,
+// or ctx without its cancellation when ctx was done when Stop was called.
+func stop(ctx, waitCtx context.Context, pid uint32, id string, cfg daemoncontract.ShutdownConfig, daemon daemoncontract.HttpDaemonConfig) (Outcome, error) {
 	pr, err := open(pid, id)
 	if errors.Is(err, errGone) {
 		started.remove(pid, id)
@@ -172,12 +192,6 @@ func stop(ctx context.Context, pid uint32, id string, cfg daemoncontract.Shutdow
 	}
 	if err != nil {
 		return Refused, fmt.Errorf("lifecycle: stop %s (pid %d): %w", cfg.DaemonName, pid, err)
-	}
-	// A context that is already done does not cut the grace short; one
-	// that ends from now on does.
-	waitCtx := ctx
-	if ctx.Err() != nil {
-		waitCtx = context.WithoutCancel(ctx)
 	}
 
 	if err := askToStop(ctx, pr, daemon); err != nil {
@@ -190,19 +204,23 @@ func stop(ctx context.Context, pid uint32, id string, cfg daemoncontract.Shutdow
 		started.remove(pid, id)
 		return StoppedGracefully, nil
 	}
-	if kerr := pr.kill(); kerr != nil {
+	sent, kerr := pr.kill()
+	switch {
+	case kerr != nil:
 		return Refused, fmt.Errorf("lifecycle: stop %s (pid %d): it did not exit (%w), and %w", cfg.DaemonName, pid, err, kerr)
+	case !sent: // it exited between the last look and the kill
+		started.remove(pid, id)
+		return StoppedGracefully, nil
 	}
-	if waitCtx.Err() != nil {
-		return Killed, err
-	}
+	// Whatever ctx says now, the process is gone before Stop returns, so
+	// that the next Stop does not find it dying.
 	killWait := time.NewTimer(KillWait)
 	defer killWait.Stop()
-	if err := waitExit(waitCtx, pr, killWait.C); err != nil {
-		return Killed, fmt.Errorf("lifecycle: %s (pid %d) still runs after SIGKILL: %w", cfg.DaemonName, pid, err)
+	if werr := waitExit(context.WithoutCancel(ctx), pr, killWait.C); werr != nil {
+		return Killed, errors.Join(waitCtx.Err(), fmt.Errorf("lifecycle: %s (pid %d) still runs after SIGKILL: %w", cfg.DaemonName, pid, werr))
 	}
 	started.remove(pid, id)
-	return Killed, nil
+	return Killed, waitCtx.Err()
 }
 
 var errTimeout = errors.New("timed out")
@@ -224,12 +242,13 @@ func waitExit(ctx context.Context, pr *proc, timeout <-chan time.Time) error {
 	return nil
 }
 
-// askToStop POSTs to daemon's shutdown URL, or sends SIGTERM where there is
-// no such URL or the answer is not 2xx. The request is made even when ctx is
-// done (see Stop). A process that has exited meanwhile is fine.
+// askToStop POSTs to daemon's shutdown URL over a connection that pr
+// itself accepted, or sends SIGTERM where there is no such URL, no such
+// connection, or the answer is not 2xx. The request is made even when ctx
+// is done (see Stop). A process that has exited meanwhile is fine.
 func askToStop(ctx context.Context, pr *proc, daemon daemoncontract.HttpDaemonConfig) error {
 	if shutdownURL, err := daemon.ShutdownURL(); err == nil {
-		if _, err := request(context.WithoutCancel(ctx), http.MethodPost, shutdownURL); err == nil {
+		if _, err := request(context.WithoutCancel(ctx), http.MethodPost, shutdownURL, pr); err == nil {
 			return nil
 		}
 	}
