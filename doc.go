@@ -83,16 +83,17 @@
 // Decoding proves only that a message has the right shape. A well-formed
 // message can still be dangerous: pid 0, 1 or 4294967295 (which kill(2)
 // reads as the caller's process group, init and every process), a binary
-// name of "../../bin/sh" or "-rf", an install path of "/" or "/etc/passwd",
-// a shutdown endpoint of "//evil.example/x", a health URL of
-// "http://127.0.0.1:7833@evil.example", a newline or an ANSI escape in a
-// name. Each type's Validate method rejects these, and reports every broken
+// name of "../../bin/sh" or "-rf", an install path of "/", or of
+// "/etc/passwd" for queen-rbee, a shutdown endpoint of "//evil.example/x",
+// a health URL of "http://127.0.0.1:7833@evil.example", a newline or an
+// ANSI escape in a name. Each type's Validate method rejects these, and reports every broken
 // field at once. Decode, then Validate, then act.
 //
 // Validate checks that a message is well-formed and safe to interpret. It
 // does not decide whether the sender may ask for it: whether a sender may
-// install into "/etc/cron.d" is the receiver's policy, and started_by_us is a
-// claim to trust only in a handle this tool made or stored itself. Nor does
+// install into "/etc/cron.d", or remove "/etc/passwd" (a message that names
+// a daemon "passwd" passes), is the receiver's policy, and started_by_us is
+// a claim to trust only in a handle this tool made or stored itself. Nor does
 // it know whether the process with a handle's pid is still the daemon: that
 // is what [DaemonHandle.ProcessIdentity] is for.
 //

@@ -40,7 +40,12 @@ type FieldError struct {
 }
 
 // The cases of a [*FieldError], for [errors.Is]. Each *FieldError wraps the
-// sentinel of its case, whichever JSON package the caller used:
+// sentinel of its case, whichever JSON package the caller used; a syntax
+// error inside a member's value (a truncated array, a stray comma) is the
+// one *FieldError with no case, and wraps the JSON package's own error. A
+// message with two faults (a repeated name inside a value of the wrong
+// type) is reported by its repeated name or invalid text first, as a strict
+// decoder meets them first:
 //
 //	var cfg daemoncontract.ShutdownConfig
 //	err := json.Unmarshal(data, &cfg)
@@ -61,9 +66,10 @@ var (
 	ErrWrongType = errors.New("wrong JSON type")
 
 	// ErrOutOfRange: a number outside its member's range (a negative pid,
-	// 4294967296 for a pid), a time the wire cannot carry, and metadata that a
-	// Rust peer cannot read: a number that is infinite as a 64-bit float, or
-	// nesting deeper than 127 levels.
+	// 4294967296 for a pid), a time the wire cannot carry, metadata that a
+	// Rust peer cannot read (a number that is infinite as a 64-bit float, or
+	// nesting deeper than 127 levels), and a message nested deeper than Go's
+	// JSON packages read (10,000 levels).
 	ErrOutOfRange = errors.New("out of range")
 
 	// ErrDuplicateName: a name is given twice, anywhere in the message. The
@@ -77,8 +83,9 @@ var (
 	// ErrNotObject: the message is not a JSON object.
 	ErrNotObject = errors.New("not a JSON object")
 
-	// ErrTrailingData: data follows the message (UnmarshalJSON and
-	// encoding/json/v2).
+	// ErrTrailingData: data follows the message. Only UnmarshalJSON
+	// reports it: encoding/json and encoding/json/v2 look for trailing data
+	// themselves, and report it with their own syntax errors.
 	ErrTrailingData = errors.New("data after the message")
 
 	// ErrInvalidValue: a value breaks a rule of Validate (which
@@ -168,21 +175,32 @@ func classified(err error) error {
 		return withKind(ErrDuplicateName, err)
 	case invalidText(err):
 		return withKind(ErrInvalidText, err)
+	case errors.Is(err, jsontextMaxDepth):
+		return withKind(ErrOutOfRange, err)
 	}
 	return err
 }
 
+// jsontextMaxDepth is the cause that jsontext gives a value nested deeper
+// than it reads (10,000 levels), taken from jsontext itself, which does not
+// export it.
+var jsontextMaxDepth = syntaxCause(strings.Repeat("[", 10001))
+
 // jsontextInvalidUTF8 is the cause that jsontext gives invalid UTF-8. The
 // package does not export it; it is taken from jsontext itself, so that
 // errors.Is compares with the very value.
-var jsontextInvalidUTF8 = func() error {
-	_, err := jsontext.AppendUnquote(nil, "\"\xff\"")
-	var se *jsontext.SyntacticError
-	if errors.As(err, &se) {
+var jsontextInvalidUTF8 = syntaxCause("\"\xff\"")
+
+// syntaxCause returns the cause of the *jsontext.SyntacticError that
+// formatting the invalid value raw gives, or nil if there is none (then no
+// error is classified by it; TestJSONTextCauses pins both causes).
+func syntaxCause(raw string) error {
+	_, err := jsontext.AppendFormat(nil, []byte(raw))
+	if se, ok := errors.AsType[*jsontext.SyntacticError](err); ok {
 		return se.Err
 	}
-	return err
-}()
+	return nil
+}
 
 // invalidText reports whether err is jsontext's error for text that is not
 // valid: invalid UTF-8, or a lone surrogate escape. jsontext calls the

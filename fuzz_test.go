@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	jsonv2 "encoding/json/v2"
 	"errors"
+	"maps"
+	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -92,19 +95,27 @@ func fuzzMessage[T any, P message[T]](f *testing.F) {
 	})
 }
 
-// checkSameField fails unless the errors name the same field, where they are
-// *FieldErrors.
+// checkSameField fails unless the errors name the same field, and have the
+// same cases (sentinels), where they are *FieldErrors.
 func checkSameField(t *testing.T, data []byte, errs ...error) {
 	t.Helper()
-	field := ""
+	field, cases := "", ""
 	found := false
 	for _, err := range errs {
-		if fe, ok := errors.AsType[*daemoncontract.FieldError](err); ok {
-			if found && fe.Field != field {
-				t.Fatalf("entry points name different fields for %q: %v", data, errs)
-			}
-			field, found = fe.Field, true
+		fe, ok := errors.AsType[*daemoncontract.FieldError](err)
+		if !ok {
+			continue
 		}
+		var c []string
+		for _, name := range slices.Sorted(maps.Keys(decodeSentinels)) {
+			if errors.Is(err, decodeSentinels[name]) {
+				c = append(c, name)
+			}
+		}
+		if found && (fe.Field != field || strings.Join(c, " ") != cases) {
+			t.Fatalf("entry points disagree on the field or the case of %q: %v", data, errs)
+		}
+		field, cases, found = fe.Field, strings.Join(c, " "), true
 	}
 }
 
@@ -163,10 +174,11 @@ func FuzzShutdownConfig(f *testing.F) {
 }
 
 // FuzzShutdownURL holds ShutdownURL to its promise: whatever health_url and
-// shutdown_endpoint hold, a URL it returns names health_url's own scheme and
-// host, carries no user information, query or fragment, and keeps that host
-// when the endpoint is resolved as a reference against health_url (as a
-// client resolves a redirect or a relative target).
+// shutdown_endpoint hold, a URL it returns parses, names health_url's own
+// scheme and host, carries no user information, query or fragment, keeps
+// that host when the endpoint is resolved as a reference against health_url
+// (as a client resolves a redirect or a relative target), and is what
+// net/http sends a request to.
 func FuzzShutdownURL(f *testing.F) {
 	for _, seed := range [][2]string{
 		{"http://localhost:7833/health", "/v1/shutdown"},
@@ -179,6 +191,10 @@ func FuzzShutdownURL(f *testing.F) {
 		{"http://h/health", "/a/../../x"},
 		{"http://u:p@h:7833/health", "/x"},
 		{"https://h:65535", "/a//b"},
+		{"http://[fe80::1%25eth0]:7833/health", "/x"},
+		{"http://[fe80::1%25%5B]:7833/health", "/x"},
+		{"http:///u:p@h/health", "/x"},
+		{"http://0177.0.0.1/health", "/x"},
 	} {
 		f.Add(seed[0], seed[1])
 	}
@@ -214,6 +230,10 @@ func FuzzShutdownURL(f *testing.F) {
 		}
 		if again, err := url.Parse(u.String()); err != nil || again.Host != h.Host {
 			t.Fatalf("ShutdownURL(%q, %q) = %q does not read back to the same host", health, endpoint, got)
+		}
+		req, err := http.NewRequest(http.MethodPost, got, nil)
+		if err != nil || req.Host != h.Host || req.URL.Host != h.Host {
+			t.Fatalf("ShutdownURL(%q, %q) = %q: net/http sends it to another host, or not at all: %v", health, endpoint, got, err)
 		}
 	})
 }

@@ -238,7 +238,8 @@ func (h DaemonHandle) LogValue() slog.Value {
 //   - process_identity, when present, must be 1 to 128 bytes of printable
 //     ASCII without spaces, and the handle must carry a pid.
 //
-// No string may hold a control character (C0, DEL or C1). Validate checks
+// No string may hold a control character (C0, DEL or C1), a Unicode format
+// character (category Cf) or a line or paragraph separator. Validate checks
 // that a handle is well-formed; it cannot check that started_by_us is true,
 // or that the process with the pid is still the daemon (compare
 // process_identity for that). Decode, then Validate, then act.

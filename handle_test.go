@@ -297,6 +297,7 @@ func TestDaemonHandleString(t *testing.T) {
 		// A handle from the wire cannot forge a log line, nor leak a password.
 		{daemoncontract.AlreadyRunning("q\nlevel=ERROR msg=forged", "http://x"), `"q\nlevel=ERROR msg=forged" at http://x, not started by us`},
 		{daemoncontract.AlreadyRunning("q", "http://admin:s3cret@h:1/x"), "q at http://h:1/x, not started by us"},
+		{daemoncontract.AlreadyRunning("q", "http:///admin:s3cret@h:1/x"), "q at http:///h:1/x, not started by us"},
 		{daemoncontract.AlreadyRunning("q\x1b[2J", "http://h/\u202e"), `"q\x1b[2J" at "http://h/\u202e", not started by us`},
 	}
 	for _, tt := range tests {

@@ -54,7 +54,8 @@ func (c *InstallConfig) values() values {
 //     (path.IsAbs holds and path.Clean changes nothing), at most 4096 bytes;
 //   - job_id, when present, must be 1 to 256 bytes.
 //
-// No string may hold a control character (C0, DEL or C1). Validate does not
+// No string may hold a control character (C0, DEL or C1), a Unicode format
+// character (category Cf) or a line or paragraph separator. Validate does not
 // decide whether the sender may install into target_path: that is the
 // receiver's policy, an allowlist of directories.
 func (c InstallConfig) Validate() error { return validate(installConfigLayout, c.values()) }
@@ -192,10 +193,15 @@ func (c *UninstallConfig) values() values {
 //   - install_path must be absolute and clean (path.IsAbs holds and
 //     path.Clean changes nothing), at most 4096 bytes, and name the daemon's
 //     own binary: its last element is daemon_name, or daemon_name + ".exe".
-//     "/", "/usr" and "/etc/passwd" are not a daemon's binary;
+//     "/", "/usr" and, for queen-rbee, "/etc/passwd" are not its binary;
 //   - job_id, when present, must be 1 to 256 bytes.
 //
-// No string may hold a control character (C0, DEL or C1).
+// No string may hold a control character (C0, DEL or C1), a Unicode format
+// character (category Cf) or a line or paragraph separator. The sender names
+// both the daemon and the path: Validate checks that they agree, not that
+// the file is one the receiver installed ({"daemon_name":"passwd",
+// "install_path":"/etc/passwd"} passes). A receiver that deletes files
+// checks install_path against the directories it installs into.
 func (c UninstallConfig) Validate() error { return validate(uninstallConfigLayout, c.values()) }
 
 // MarshalJSONTo implements [encoding/json/v2.MarshalerTo]. encoding/json (v1)

@@ -70,7 +70,8 @@ func (c *HttpDaemonConfig) values() values {
 //     name another host once decoded;
 //   - job_id, when present, must be 1 to 256 bytes.
 //
-// No string may hold a control character (C0, DEL or C1).
+// No string may hold a control character (C0, DEL or C1), a Unicode format
+// character (category Cf) or a line or paragraph separator.
 func (c HttpDaemonConfig) Validate() error { return validate(httpDaemonConfigLayout, c.values()) }
 
 // ErrNoShutdownEndpoint is returned by [HttpDaemonConfig.ShutdownURL] when

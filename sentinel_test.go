@@ -68,6 +68,14 @@ var sentinelTests = []struct {
 	{"ErrNotObject", "StatusRequest", `null`, ""},
 	{"ErrNotObject", "StatusRequest", `["w1","job"]`, ""},
 	{"ErrNotObject", "ShutdownConfig", `"x"`, ""},
+	// Two faults at once: the repeated name or the invalid text is
+	// reported, through every entry point, as a strict decoder meets it
+	// first.
+	{"ErrInvalidText", "StatusRequest", `"\ud800"`, ""},
+	{"ErrDuplicateName", "InstallConfig", `{"binary_name":{"a":1,"a":2}}`, "binary_name"},
+	{"ErrInvalidText", "InstallConfig", `{"binary_name":["\ud800"]}`, "binary_name"},
+	{"ErrInvalidText", "ShutdownConfig", `{"daemon_name":"h","pid":["\udfff"]}`, "pid"},
+	{"ErrDuplicateName", "DaemonHandle", `{"daemon_name":"q","started_by_us":{"a":1,"a":2},"base_url":"http://x"}`, "started_by_us"},
 }
 
 func TestSentinels(t *testing.T) {
@@ -87,6 +95,21 @@ func TestSentinels(t *testing.T) {
 			assert.Equal(t, tt.typ, fe.Type, "%s: %q", cd.name, tt.in)
 		}
 	}
+}
+
+func TestTooDeepIsOutOfRange(t *testing.T) {
+	// An unknown member nested deeper than Go's JSON packages read (10,000
+	// levels) is ErrOutOfRange wherever the contract reports it;
+	// encoding/json finds it first, with its own error.
+	in := []byte(`{"id":"w","x":` + nest(10001) + `}`)
+	for _, cd := range allCodecs[1:] {
+		var r daemoncontract.StatusRequest
+		err := cd.unmarshal(in, &r)
+		require.Error(t, err, cd.name)
+		assert.True(t, errors.Is(err, daemoncontract.ErrOutOfRange), "%s: %.200v", cd.name, err)
+	}
+	var r daemoncontract.StatusRequest
+	assert.Error(t, json.Unmarshal(in, &r))
 }
 
 func TestSentinelsKeepErrorTexts(t *testing.T) {

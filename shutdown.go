@@ -77,7 +77,8 @@ func (c *ShutdownConfig) values() values {
 //   - graceful_timeout_secs must be at most 9223372036, the longest
 //     time.Duration in seconds;
 //   - job_id, when present, must be 1 to 256 bytes without a control
-//     character (C0, DEL or C1).
+//     character (C0, DEL or C1), a Unicode format character (Cf) or a line
+//     or paragraph separator.
 //
 // Decode, then Validate, then act.
 func (c ShutdownConfig) Validate() error { return validate(shutdownConfigLayout, c.values()) }

@@ -35,7 +35,8 @@ func (r *StatusRequest) values() values {
 // Validate reports whether r is safe to act on. It returns nil, or a
 // *FieldError for each broken rule, joined with [errors.Join]: id, and
 // job_id when present, must be 1 to 256 bytes of valid UTF-8 without a
-// control character (C0, DEL or C1).
+// control character (C0, DEL or C1), a Unicode format character (Cf) or a
+// line or paragraph separator.
 func (r StatusRequest) Validate() error { return validate(statusRequestLayout, r.values()) }
 
 // MarshalJSONTo implements [encoding/json/v2.MarshalerTo]. encoding/json (v1)
@@ -111,10 +112,12 @@ func (r *StatusResponse) values() values {
 // *FieldError for each broken rule, joined with [errors.Join]:
 //
 //   - id must be 1 to 256 bytes, and health_status, when present, 1 to 1024
-//     bytes, of valid UTF-8 without a control character (C0, DEL or C1);
-//   - metadata, when present (non-empty), must be valid JSON: one value,
-//     valid UTF-8, no repeated names. What its strings hold is the sender's
-//     business.
+//     bytes, of valid UTF-8 without a control character (C0, DEL or C1), a
+//     Unicode format character (Cf) or a line or paragraph separator;
+//   - metadata, when present (non-empty), must be valid JSON (one value,
+//     valid UTF-8, no repeated names) that a Rust peer reads (no number
+//     infinite as a 64-bit float, no nesting deeper than 126 levels). What
+//     its strings hold is the sender's business.
 func (r StatusResponse) Validate() error { return validate(statusResponseLayout, r.values()) }
 
 // MarshalJSONTo implements [encoding/json/v2.MarshalerTo]. encoding/json (v1)

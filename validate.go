@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -134,11 +135,15 @@ var (
 	errNUL   = errors.New("must not contain a NUL byte")
 )
 
-// checkText: every string on the wire must be non-empty, at most max bytes long,
-// valid UTF-8, and free of control characters: C0 (U+0000 to U+001F,
+// checkText: every string on the wire must be non-empty, at most max bytes
+// long, valid UTF-8, and free of control characters: C0 (U+0000 to U+001F,
 // NUL, tab and newline among them), DEL (U+007F) and C1 (U+0080 to U+009F).
 // They would cut C strings and command lines short (NUL), forge log lines
-// (newline), rewrite a terminal (ESC) or split an HTTP header (CR, LF).
+// (newline), rewrite a terminal (ESC) or split an HTTP header (CR, LF). Nor
+// may it hold a Unicode format character (category Cf: the bidirectional
+// controls such as U+202E, zero-width characters, U+FEFF) or a line or
+// paragraph separator (U+2028, U+2029), which reorder, hide or break text
+// in logs, terminals and editors.
 func checkText(s string, max int) error {
 	switch {
 	case s == "":
@@ -154,6 +159,8 @@ func checkText(s string, max int) error {
 			return errNUL
 		case r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f):
 			return fmt.Errorf("must not contain a control character, got %U at byte %d", r, i)
+		case r >= utf8.RuneSelf && unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp):
+			return fmt.Errorf("must not contain a Unicode format character or line separator, got %U at byte %d", r, i)
 		}
 	}
 	return nil
@@ -262,23 +269,30 @@ func rawAuthority(s string) string {
 }
 
 // withoutUserinfo returns s, a URL, without the user information in its
-// authority, if it has any: "http://u:pw@h/x" becomes "http://h/x". It
-// works on text that url.Parse rejects too, so that no error repeats a
-// password.
+// authority, if it has any: "http://u:pw@h/x" becomes "http://h/x". It reads
+// the authority as a WHATWG URL parser (a browser, Node, Rust's url crate)
+// does for http: after the scheme's colon and any run of / or \, up to the
+// next / \ ? or #, so that "http:///u:pw@h" and "http:u:pw@h" lose their
+// password too. It works on text that url.Parse rejects, so that no error
+// and no log line repeats a password.
 func withoutUserinfo(s string) string {
-	_, rest, ok := strings.Cut(s, "//")
-	if !ok {
+	colon := strings.IndexByte(s, ':')
+	if colon < 0 {
 		return s
 	}
-	end := len(rest)
-	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-		end = i
+	start := colon + 1
+	for start < len(s) && (s[start] == '/' || s[start] == '\\') {
+		start++
 	}
-	at := strings.LastIndexByte(rest[:end], '@')
+	end := len(s)
+	if i := strings.IndexAny(s[start:], "/\\?#"); i >= 0 {
+		end = start + i
+	}
+	at := strings.LastIndexByte(s[start:end], '@')
 	if at < 0 {
 		return s
 	}
-	return s[:len(s)-len(rest)] + rest[at+1:]
+	return s[:start] + s[start+at+1:]
 }
 
 // authority checks a URL's host and port, as written (see parseHTTPURL).
@@ -290,10 +304,12 @@ func authority(auth string) error {
 			return errors.New("must have a closing ] after an IPv6 host")
 		}
 		host, port = auth[:end+1], auth[end+1:]
-		// The zone of a link-local address is escaped: [fe80::1%25eth0].
-		addr, err := netip.ParseAddr(strings.Replace(host[1:end], "%25", "%", 1))
-		if err != nil || !addr.Is6() {
-			return errors.New("must have an IPv6 address inside [ ]")
+		// The zone of a link-local address follows an escaped %:
+		// [fe80::1%25eth0]. It is an interface name: no other escape.
+		ip, zone, hasZone := strings.Cut(host[1:end], "%25")
+		addr, err := netip.ParseAddr(ip)
+		if err != nil || !addr.Is6() || addr.Zone() != "" || (hasZone && !isZone(zone)) {
+			return errors.New("must have an IPv6 address inside [ ], with a zone, if any, of A-Z a-z 0-9 . _ ~ - after %25")
 		}
 	} else {
 		if i := strings.LastIndexByte(auth, ':'); i >= 0 {
@@ -307,6 +323,11 @@ func authority(auth string) error {
 				return errors.New("must have a host of ASCII letters, digits, . - and _ only, or an IPv6 address in [ ] (an international domain name in its xn-- form)")
 			}
 		}
+		if endsInNumber(host) {
+			if addr, err := netip.ParseAddr(host); err != nil || !addr.Is4() || addr.String() != host {
+				return fmt.Errorf("must have an IPv4 address written as four decimal numbers, such as 127.0.0.1: a browser reads %q as an IPv4 address in another form (octal, hex, or fewer parts), Go as a host name", host)
+			}
+		}
 	}
 	if port == "" {
 		return nil
@@ -317,6 +338,43 @@ func authority(auth string) error {
 		return errors.New("must have a port, when there is a colon, that is a decimal number in 1..65535")
 	}
 	return nil
+}
+
+// isZone reports whether zone, an IPv6 zone, is a plain interface name.
+func isZone(zone string) bool {
+	if zone == "" {
+		return false
+	}
+	for i := 0; i < len(zone); i++ {
+		if c := zone[i]; !isAlnum(c) && strings.IndexByte("._~-", c) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// endsInNumber is the WHATWG URL standard's test for a host that is an IPv4
+// address: its last label (after a trailing dot, the one before) is a
+// decimal number, or 0x and hex digits.
+func endsInNumber(host string) bool {
+	labels := strings.Split(host, ".")
+	if len(labels) > 1 && labels[len(labels)-1] == "" {
+		labels = labels[:len(labels)-1]
+	}
+	last := labels[len(labels)-1]
+	if last == "" {
+		return false
+	}
+	if strings.HasPrefix(last, "0x") || strings.HasPrefix(last, "0X") {
+		_, err := strconv.ParseUint("0"+last[2:], 16, 64)
+		return err == nil || errors.Is(err, strconv.ErrRange)
+	}
+	for i := 0; i < len(last); i++ {
+		if !isDigit(last[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // endpointPath: shutdown_endpoint, a bare absolute path that is resolved

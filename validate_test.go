@@ -148,10 +148,15 @@ func TestNameRules(t *testing.T) {
 }
 
 func TestControlCharacters(t *testing.T) {
-	// No string member may hold a C0 control, DEL or a C1 control; each
-	// type is tried through a member whose other rules the value passes.
-	controls := []string{"\x00", "\x01", "\t", "\n", "\r", "\x1b", "\x1f", "\x7f", "\u0080", "\u0085", "\u009b", "\u009f"}
-	allowed := []string{" ", "~", "\u00a0", "é", "\u2028", "😀"} // printable, or not a control
+	// No string member may hold a C0 control, DEL or a C1 control, nor a
+	// Unicode format character or separator; each type is tried through a
+	// member whose other rules the value passes.
+	controls := []string{"\x00", "\x01", "\t", "\n", "\r", "\x1b", "\x1f", "\x7f", "\u0080", "\u0085", "\u009b", "\u009f",
+		// Unicode format characters and separators, which reorder, hide
+		// or break text: bidi overrides and isolates, zero-width
+		// characters, the byte order mark, line and paragraph separators.
+		"\u202e", "\u202a", "\u2066", "\u061c", "\u200b", "\u200d", "\ufeff", "\u2028", "\u2029"}
+	allowed := []string{" ", "~", "\u00a0", "é", "😀", "漢字"} // printable, or not a control
 	fields := []struct {
 		typ, field string
 		make       func(s string) validator
@@ -279,6 +284,18 @@ func TestHttpDaemonConfigValidate(t *testing.T) {
 		{"IDN host", c("http://bücher.example/health", nil), []string{"health_url"}},
 		{"full-width host", c("http://ｌｏｃａｌｈｏｓｔ:7833/health", nil), []string{"health_url"}},
 		{"percent-escape in the host", c("http://local%68ost:7833/health", nil), []string{"health_url"}},
+		{"a zone of unreserved characters", c("http://[fe80::1%25eth0.1_x~-]:7833/health", nil), nil},
+		{"a percent-escape in the zone", c("http://[fe80::1%25%5B]:7833/health", nil), []string{"health_url"}},
+		{"markup in the zone", c("http://[fe80::1%25%3Cscript%3E]/health", nil), []string{"health_url"}},
+		{"an empty zone", c("http://[fe80::1%25]/health", nil), []string{"health_url"}},
+		{"an octal IPv4 address", c("http://0177.0.0.1:7833/health", nil), []string{"health_url"}},
+		{"a hex IPv4 address", c("http://0x7f.1:7833/health", nil), []string{"health_url"}},
+		{"an IPv4 address as one number", c("http://2130706433:7833/health", nil), []string{"health_url"}},
+		{"an IPv4 address of two parts", c("http://127.1:7833/health", nil), []string{"health_url"}},
+		{"zero as a host", c("http://0:7833/health", nil), []string{"health_url"}},
+		{"an IPv4 address with a trailing dot", c("http://127.0.0.1.:7833/health", nil), []string{"health_url"}},
+		{"a name whose last label is a number", c("http://example.123/health", nil), []string{"health_url"}},
+		{"a name that starts with a digit", c("http://1host:7833/health", nil), nil},
 		{"endpoint root", c(health, new("/")), nil},
 		{"endpoint with unreserved characters", c(health, new("/v1/shut-down_now.v2~x")), nil},
 		{"endpoint with dots in a name", c(health, new("/v1/..shutdown./x.y")), nil},
@@ -469,6 +486,7 @@ func TestShutdownURL(t *testing.T) {
 		{"HTTP://h/health", "/x", "http://h/x"},
 		{"http://h/health", "/v1/shut-down_now.v2~x", "http://h/v1/shut-down_now.v2~x"},
 		{"http://h/health", "/a//b", "http://h/a//b"},
+		{"http://[fe80::1%25eth0.1]:7835/health", "/stop", "http://[fe80::1%25eth0.1]:7835/stop"},
 	}
 	for _, tt := range tests {
 		c := daemoncontract.HttpDaemonConfig{DaemonName: "d", HealthURL: tt.health, ShutdownEndpoint: new(tt.endpoint)}
@@ -491,6 +509,14 @@ func TestShutdownURLErrors(t *testing.T) {
 	_, err = c.ShutdownURL()
 	assert.Equal(t, []string{"health_url", "shutdown_endpoint"}, brokenFields(t, "HttpDaemonConfig", err))
 	assert.False(t, errors.Is(err, daemoncontract.ErrNoShutdownEndpoint))
+
+	// However a WHATWG parser reads it, no password reaches the error.
+	for _, u := range []string{"http:///admin:hunter2@10.0.0.5:7833/health", "http:admin:hunter2@10.0.0.5/health", `http:\\admin:hunter2@10.0.0.5/health`} {
+		c = daemoncontract.HttpDaemonConfig{DaemonName: "d", HealthURL: u, ShutdownEndpoint: new("/x")}
+		_, err = c.ShutdownURL()
+		assert.Equal(t, []string{"health_url"}, brokenFields(t, "HttpDaemonConfig", err))
+		assert.NotContains(t, err.Error(), "hunter2")
+	}
 
 	// The shutdown request never carries credentials, and the error that
 	// refuses them does not repeat them.

@@ -111,15 +111,26 @@ var (
 func decodeFrom(dec *jsontext.Decoder, l *layout, v values) error {
 	check := lenient(dec.Options())
 	depth := dec.StackDepth() // how deep in the caller's document the message is
-	tok, err := dec.ReadToken()
-	if err != nil {
+	if dec.PeekKind() != '{' {
+		// Not a message. What the value holds is checked first, as a
+		// strict decoder does while it reads it, so that every entry point
+		// reports the same of, say, a lone surrogate in a top-level string.
+		raw, err := dec.ReadValue()
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
-		return l.wrap(err, depth)
+		if err != nil {
+			return l.wrap(err, depth)
+		}
+		if check {
+			if err := revalidate(raw); err != nil {
+				return &FieldError{Type: l.typ, Err: err}
+			}
+		}
+		return &FieldError{Type: l.typ, Err: withKind(ErrNotObject, fmt.Errorf("must be a JSON object, got %s", describe(raw.Kind(), nil)))}
 	}
-	if tok.Kind() != '{' {
-		return &FieldError{Type: l.typ, Err: withKind(ErrNotObject, fmt.Errorf("must be a JSON object, got %s", describe(tok.Kind(), nil)))}
+	if _, err := dec.ReadToken(); err != nil { // the opening '{'
+		return l.wrap(err, depth)
 	}
 	var seen uint
 	var unknown map[string]bool // names of unknown members, kept only under check
@@ -220,7 +231,7 @@ func (l *layout) skip(dec *jsontext.Decoder, depth int, name []byte, check bool,
 		err = revalidate(raw)
 	}
 	if err != nil {
-		return &FieldError{Type: l.typ, Field: string(name), Err: err}
+		return &FieldError{Type: l.typ, Field: string(name), Err: classified(err)}
 	}
 	return nil
 }
@@ -299,6 +310,15 @@ func decodeValue(dec *jsontext.Decoder, dst any, check bool) error {
 		return err
 	}
 	kind := raw.Kind()
+	if check && (kind == '{' || kind == '[' || kind == '"' && !isString(dst)) {
+		// What a strict decoder checks as it reads comes first: a repeated
+		// name or invalid text inside a value of the wrong type (or inside
+		// metadata) is reported as such, whichever the entry point. A
+		// string member's text is checked as it is read, below.
+		if err := revalidate(raw); err != nil {
+			return err
+		}
+	}
 	switch p := dst.(type) {
 	case *string:
 		s, err := stringValue(raw, check, "a string")
@@ -364,12 +384,7 @@ func decodeValue(dec *jsontext.Decoder, dst any, check bool) error {
 			*p = nil
 			return nil
 		}
-		if check {
-			if err := revalidate(raw); err != nil {
-				return err
-			}
-		}
-		if err := rustReadable(raw); err != nil {
+		if err := rustReadable(raw); err != nil { // revalidated above, under check
 			return err
 		}
 		m := raw.Clone()
@@ -381,6 +396,16 @@ func decodeValue(dec *jsontext.Decoder, dst any, check bool) error {
 		return errUnsupportedType
 	}
 	return nil
+}
+
+// isString reports whether dst, one of the pointer types that values lists,
+// is a string member.
+func isString(dst any) bool {
+	switch dst.(type) {
+	case *string, **string, *optional[string]:
+		return true
+	}
+	return false
 }
 
 // stringValue returns the text of raw, which must be a JSON string; want says

@@ -56,3 +56,46 @@ func TestAuthority(t *testing.T) {
 		}
 	}
 }
+
+// The causes that classified compares with are taken from jsontext at
+// init; were jsontext to change them, errors would lose their cases.
+func TestJSONTextCauses(t *testing.T) {
+	if jsontextInvalidUTF8 == nil || jsontextInvalidUTF8.Error() != "invalid UTF-8" {
+		t.Errorf("jsontextInvalidUTF8 = %v", jsontextInvalidUTF8)
+	}
+	if jsontextMaxDepth == nil || jsontextMaxDepth.Error() != "exceeded max depth" {
+		t.Errorf("jsontextMaxDepth = %v", jsontextMaxDepth)
+	}
+	_, err := jsontext.AppendUnquote(nil, `"\ud800"`)
+	if !invalidText(err) {
+		t.Errorf("a lone surrogate is not invalid text: %v", err)
+	}
+	if syntaxCause("1") != nil {
+		t.Error("valid JSON has a cause")
+	}
+}
+
+func TestWithoutUserinfo(t *testing.T) {
+	// A WHATWG URL parser (a browser, Node, Rust's url crate) finds user
+	// information after any run of / or \ that follows "http:"; none of it
+	// may reach a log line or an error.
+	tests := map[string]string{
+		"http://u:pw@h/x":                      "http://h/x",
+		"http://u:pw@h":                        "http://h",
+		"http://h/a@b":                         "http://h/a@b", // an @ in the path is not user information
+		"http://h?q=a@b":                       "http://h?q=a@b",
+		"http://a@b@h/":                        "http://h/",
+		"http:///admin:hunter2@10.0.0.5:7833":  "http:///10.0.0.5:7833",
+		"http:/admin:hunter2@10.0.0.5:7833":    "http:/10.0.0.5:7833",
+		"http:\\\\admin:hunter2@10.0.0.5:7833": "http:\\\\10.0.0.5:7833",
+		"http:admin:hunter2@10.0.0.5:7833":     "http:10.0.0.5:7833",
+		"http://admin:s3cret@%zz/health":       "http://%zz/health",
+		"no scheme":                            "no scheme",
+		"":                                     "",
+	}
+	for in, want := range tests {
+		if got := withoutUserinfo(in); got != want {
+			t.Errorf("withoutUserinfo(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
