@@ -18,6 +18,7 @@ package daemoncontract
 // did with each of these.
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"strconv"
@@ -73,17 +74,24 @@ func rustReadable(raw []byte) error {
 }
 
 // skipString returns the index just past the JSON string that starts at
-// raw[i].
+// raw[i]: past the next quote that an odd number of backslashes does not
+// escape.
 func skipString(raw []byte, i int) int {
-	for i++; i < len(raw); i++ {
-		switch raw[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
+	for i++; ; {
+		q := bytes.IndexByte(raw[i:], '"')
+		if q < 0 {
+			return len(raw)
+		}
+		i += q
+		backslashes := 0
+		for j := i - 1; j >= 0 && raw[j] == '\\'; j-- {
+			backslashes++
+		}
+		i++
+		if backslashes%2 == 0 {
+			return i
 		}
 	}
-	return i
 }
 
 // isNumberByte reports whether c can continue a JSON number.

@@ -286,6 +286,8 @@ func TestMetadataDepth(t *testing.T) {
 		{`[` + nest(125) + `,` + nest(126) + `]`, false},
 		{`["[[[[` + strings.Repeat("[", 200) + `"]`, true}, // brackets in a string are text
 		{`{"a":"\"` + strings.Repeat("{", 200) + `"}`, true},
+		{`["a\\",` + nest(126) + `]`, false}, // the quote after an escaped backslash ends the string
+		{`["a\\\"",` + nest(125) + `]`, true},
 	} {
 		r := daemoncontract.StatusResponse{ID: "w", Metadata: json.RawMessage(tt.meta)}
 		in := `{"id":"w","is_running":true,"metadata":` + tt.meta + `}`
