@@ -21,7 +21,7 @@ FUZZTIME ?= 30s
 # Every fuzz target of the package, one per contract type.
 FUZZ_TARGETS = $(shell grep -ho '^func Fuzz[A-Za-z0-9_]*' *_test.go | cut -c6-)
 
-.PHONY: demo test fmtcheck vet lint apicheck apibaseline cover bench fuzz schema schemacheck tscheck golden
+.PHONY: demo test fmtcheck vet lint apicheck apibaseline cover bench benchinstr fuzz schema schemacheck tscheck golden
 
 ## demo: start a real daemon and walk its lifecycle through the contract.
 demo:
@@ -68,6 +68,28 @@ cover:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) . > bench.txt
 	@$(GO) run ./internal/benchratio < bench.txt
+
+## benchinstr: instructions a call of each benchmark, contract and plain,
+## counted by valgrind's callgrind: deterministic, where time on a shared
+## machine is not. Each figure is (instructions at 12000 calls - at 2000) / 10000.
+BENCHINSTR = UnmarshalDaemonHandle MarshalDaemonHandle UnmarshalStatusRequest MarshalStatusRequest \
+	UnmarshalStatusResponse MarshalStatusResponse MarshalStatusResponseV2 UnmarshalInstallConfig \
+	MarshalInstallConfig UnmarshalInstallResult MarshalInstallResult UnmarshalUninstallConfig \
+	MarshalUninstallConfig UnmarshalHttpDaemonConfig MarshalHttpDaemonConfig UnmarshalShutdownConfig \
+	MarshalShutdownConfig
+benchinstr:
+	@command -v valgrind >/dev/null || { echo "benchinstr needs valgrind (apt-get install valgrind)"; exit 2; }
+	$(GO) test -c -o bench.test .
+	@count() { for try in 1 2 3; do n=$$(GOMAXPROCS=1 GOGC=off valgrind --tool=callgrind --callgrind-out-file=/dev/null ./bench.test \
+		-test.run='^$$' -test.bench="^Benchmark$$1\$$/^$$2\$$" -test.benchtime=$${3}x 2>&1 >/dev/null | sed -n 's/.*Collected : //p'); \
+		if [ -n "$$n" ]; then echo $$n; return; fi; done; echo "benchinstr: valgrind failed on $$1/$$2" >&2; exit 1; }; \
+	printf '| benchmark | contract | plain | ratio |\n| --- | --- | --- | --- |\n'; \
+	for b in $(BENCHINSTR); do \
+		c=$$(( ($$(count $$b contract 12000) - $$(count $$b contract 2000)) / 10000 )); \
+		p=$$(( ($$(count $$b plain 12000) - $$(count $$b plain 2000)) / 10000 )); \
+		awk -v b=$$b -v c=$$c -v p=$$p 'BEGIN { printf "| %s | %d | %d | **%.2f×** |\n", b, c, p, c / p }'; \
+	done
+	@rm -f bench.test
 
 ## fuzz: run each fuzz target for FUZZTIME (default 30s), and the schema
 ## module's FuzzSchema. A failing input is saved under testdata/fuzz/<target>/

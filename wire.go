@@ -553,15 +553,24 @@ func encodeMember(enc *jsontext.Encoder, name string, src any) error {
 	var val jsontext.Token
 	switch p := src.(type) {
 	case *string:
+		if !validUTF8(*p) {
+			return errInvalidUTF8
+		}
 		val = jsontext.String(*p)
 	case **string:
 		if *p == nil {
 			return nil
 		}
+		if !validUTF8(**p) {
+			return errInvalidUTF8
+		}
 		val = jsontext.String(**p)
 	case *optional[string]:
 		if !p.set {
 			return nil
+		}
+		if !validUTF8(p.value) {
+			return errInvalidUTF8
 		}
 		val = jsontext.String(p.value)
 	case *bool:
@@ -604,9 +613,6 @@ func encodeMember(enc *jsontext.Encoder, name string, src any) error {
 		return err
 	default:
 		return errUnsupportedType
-	}
-	if val.Kind() == '"' && !validUTF8(val.String()) {
-		return errInvalidUTF8
 	}
 	if err := enc.WriteToken(jsontext.String(name)); err != nil {
 		return err
