@@ -148,6 +148,18 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
+// serveHTTP serves h on a loopback address, in the test process, until the
+// test ends, and returns the address.
+func serveHTTP(t *testing.T, h http.Handler) string {
+	t.Helper()
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: time.Second}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return ln.Addr().String()
+}
+
 // startDaemon starts the helper in mode, serving on addr unless it is "",
 // with env added to its environment. It reaps the process in a goroutine,
 // as Ensure asks of a start function, and kills it when the test ends,
@@ -512,18 +524,14 @@ func TestEnsureRefusesASquatter(t *testing.T) {
 	// once our child has failed to listen and exited. Ensure returned a
 	// started_by_us handle for it; now it is an error, and no handle.
 	childGone := make(chan struct{})
-	squatter := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	served := serveHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		select {
 		case <-childGone:
 		default:
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
-	}), ReadHeaderTimeout: time.Second}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	go func() { _ = squatter.Serve(ln) }()
-	t.Cleanup(func() { _ = squatter.Close() })
-	addr := ln.Addr().String()
+	}))
+	addr := served
 
 	var child *daemon
 	start := func(context.Context) (uint32, error) {
@@ -640,17 +648,13 @@ func TestStopNeverSignalsAPIDTheHandleDoesNotCarry(t *testing.T) {
 
 	var posts int
 	var mu sync.Mutex
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	served := serveHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		posts++
 		mu.Unlock()
 		w.WriteHeader(http.StatusAccepted)
-	}), ReadHeaderTimeout: time.Second}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	addr := ln.Addr().String()
+	}))
+	addr := served
 
 	h := daemoncontract.StartedByUs("test-daemon", "http://"+addr, nil)
 	how, err := Stop(context.Background(), h, shutdownConfig(int(bystander.pid()), 0), config(addr, new("/v1/shutdown")))
@@ -758,22 +762,18 @@ func TestStopFollowsNoRedirect(t *testing.T) {
 	// sends SIGTERM to its own daemon, and the other server hears nothing.
 	var mu sync.Mutex
 	var elsewhere []string
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	served := serveHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		elsewhere = append(elsewhere, r.Method+" "+r.URL.Path)
 		mu.Unlock()
-	}), ReadHeaderTimeout: time.Second}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
+	}))
 
 	addr := freeAddr(t)
 	var d *daemon
 	cfg := config(addr, new("/v1/shutdown"))
 	h, err := Ensure(context.Background(), cfg, func(context.Context) (uint32, error) {
 		var err error
-		d, err = startDaemon(t, "redirect", addr, "LIFECYCLE_TEST_REDIRECT=http://"+ln.Addr().String()+"/v1/shutdown")
+		d, err = startDaemon(t, "redirect", addr, "LIFECYCLE_TEST_REDIRECT=http://"+served+"/v1/shutdown")
 		if err != nil {
 			return 0, err
 		}
@@ -795,14 +795,9 @@ func TestStopFollowsNoRedirect(t *testing.T) {
 // redirector serves a redirect to target, with status code, for every request.
 func redirector(t *testing.T, code int, target string) string {
 	t.Helper()
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return serveHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, target, code)
-	}), ReadHeaderTimeout: time.Second}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return ln.Addr().String()
+	}))
 }
 
 func TestStatusFollowsNoRedirect(t *testing.T) {

@@ -109,19 +109,15 @@ func TestStopPostsOnlyToItsOwnProcess(t *testing.T) {
 	// process serves the address, so Stop sends SIGTERM to ours instead.
 	d, cfg, h := ensureDaemon(t, "serve", new("/v1/shutdown"))
 	var posts atomic.Int32
-	other := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	served := serveHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		posts.Add(1)
 		w.WriteHeader(http.StatusAccepted)
-	}), ReadHeaderTimeout: time.Second}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	go func() { _ = other.Serve(ln) }()
-	t.Cleanup(func() { _ = other.Close() })
+	}))
 
 	// The handle and the config point at the other server's address, as a
 	// rebinding of the daemon's host name would.
-	moved := h.WithDiscoveredURL("http://" + ln.Addr().String())
-	cfg.HealthURL = "http://" + ln.Addr().String() + "/health"
+	moved := h.WithDiscoveredURL("http://" + served)
+	cfg.HealthURL = "http://" + served + "/health"
 	signals := countSignals(t)
 	how, err := Stop(context.Background(), moved, shutdownConfig(int(d.pid()), 5), cfg)
 	require.NoError(t, err)
@@ -200,18 +196,14 @@ func TestEnsureRefusesAnAnswerFromAnotherProcess(t *testing.T) {
 	// started_by_us handle. The health check now counts only an answer
 	// from the child itself.
 	var hits atomic.Int32
-	squatter := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	served := serveHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		if hits.Add(1) == 1 {
 			w.WriteHeader(http.StatusServiceUnavailable) // not running when Ensure first looks
 		}
-	}), ReadHeaderTimeout: time.Second}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	go func() { _ = squatter.Serve(ln) }()
-	t.Cleanup(func() { _ = squatter.Close() })
+	}))
 
 	var child *daemon
-	h, err := Ensure(context.Background(), config(ln.Addr().String(), nil), func(context.Context) (uint32, error) {
+	h, err := Ensure(context.Background(), config(served, nil), func(context.Context) (uint32, error) {
 		var err error
 		child, err = startDaemon(t, "record", "") // runs, and listens nowhere
 		if err != nil {
@@ -408,14 +400,10 @@ func TestEnsureStartsNothingWithoutAnAnswer(t *testing.T) {
 	// failed and Ensure started a second daemon. No answer in time is not
 	// "not running": Ensure now starts nothing and returns the context's
 	// error.
-	slow := &http.Server{Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+	served := serveHTTP(t, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		time.Sleep(300 * time.Millisecond)
-	}), ReadHeaderTimeout: time.Second}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	go func() { _ = slow.Serve(ln) }()
-	t.Cleanup(func() { _ = slow.Close() })
-	cfg := config(ln.Addr().String(), nil)
+	}))
+	cfg := config(served, nil)
 	var starts atomic.Int32
 	start := func(context.Context) (uint32, error) { starts.Add(1); return 0, os.ErrInvalid }
 
@@ -427,7 +415,7 @@ func TestEnsureStartsNothingWithoutAnAnswer(t *testing.T) {
 	}
 	short, cancelShort := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancelShort()
-	_, err = Ensure(short, cfg, start)
+	_, err := Ensure(short, cfg, start)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.Zero(t, starts.Load(), "start was never called")
 }
