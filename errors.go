@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // FieldError reports a contract message that breaks the wire format, or a
@@ -175,7 +176,7 @@ func classified(err error) error {
 		return withKind(ErrDuplicateName, err)
 	case invalidText(err):
 		return withKind(ErrInvalidText, err)
-	case errors.Is(err, jsontextMaxDepth):
+	case errors.Is(err, jsontextMaxDepth()):
 		return withKind(ErrOutOfRange, err)
 	}
 	return err
@@ -183,13 +184,14 @@ func classified(err error) error {
 
 // jsontextMaxDepth is the cause that jsontext gives a value nested deeper
 // than it reads (10,000 levels), taken from jsontext itself, which does not
-// export it.
-var jsontextMaxDepth = syntaxCause(strings.Repeat("[", 10001))
+// export it. It is found on the first error that needs it, not at start-up:
+// finding it costs most of a millisecond.
+var jsontextMaxDepth = sync.OnceValue(func() error { return syntaxCause(strings.Repeat("[", 10001)) })
 
 // jsontextInvalidUTF8 is the cause that jsontext gives invalid UTF-8. The
 // package does not export it; it is taken from jsontext itself, so that
 // errors.Is compares with the very value.
-var jsontextInvalidUTF8 = syntaxCause("\"\xff\"")
+var jsontextInvalidUTF8 = sync.OnceValue(func() error { return syntaxCause("\"\xff\"") })
 
 // syntaxCause returns the cause of the *jsontext.SyntacticError that
 // formatting the invalid value raw gives, or nil if there is none (then no
@@ -210,5 +212,5 @@ func invalidText(err error) bool {
 	if !errors.As(err, &se) || se.Err == nil {
 		return false
 	}
-	return se.Err == jsontextInvalidUTF8 || strings.HasPrefix(se.Err.Error(), "invalid surrogate pair")
+	return se.Err == jsontextInvalidUTF8() || strings.HasPrefix(se.Err.Error(), "invalid surrogate pair")
 }

@@ -57,14 +57,14 @@ func TestAuthority(t *testing.T) {
 	}
 }
 
-// The causes that classified compares with are taken from jsontext at
-// init; were jsontext to change them, errors would lose their cases.
+// The causes that classified compares with are taken from jsontext when
+// first needed; were jsontext to change them, errors would lose their cases.
 func TestJSONTextCauses(t *testing.T) {
-	if jsontextInvalidUTF8 == nil || jsontextInvalidUTF8.Error() != "invalid UTF-8" {
-		t.Errorf("jsontextInvalidUTF8 = %v", jsontextInvalidUTF8)
+	if err := jsontextInvalidUTF8(); err == nil || err.Error() != "invalid UTF-8" {
+		t.Errorf("jsontextInvalidUTF8 = %v", err)
 	}
-	if jsontextMaxDepth == nil || jsontextMaxDepth.Error() != "exceeded max depth" {
-		t.Errorf("jsontextMaxDepth = %v", jsontextMaxDepth)
+	if err := jsontextMaxDepth(); err == nil || err.Error() != "exceeded max depth" {
+		t.Errorf("jsontextMaxDepth = %v", err)
 	}
 	_, err := jsontext.AppendUnquote(nil, `"\ud800"`)
 	if !invalidText(err) {
