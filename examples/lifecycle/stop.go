@@ -135,10 +135,11 @@ func Stop(ctx context.Context, h daemoncontract.DaemonHandle, cfg daemoncontract
 	}
 	pid, hasPID := h.PID()
 	id, hasID := h.ProcessIdentity()
-	key := fmt.Sprintf("process %d %s", pid, id)
-	if !hasPID || !hasID {
-		shutdownURL, err := daemon.ShutdownURL()
-		if err != nil {
+	signalable := hasPID && hasID
+	key, shutdownURL := fmt.Sprintf("process %d %s", pid, id), ""
+	if !signalable {
+		var err error
+		if shutdownURL, err = daemon.ShutdownURL(); err != nil {
 			return Refused, fmt.Errorf("lifecycle: refusing to signal %s: its handle carries no process_identity to check the pid against, and it cannot be asked over HTTP: %w", h.DaemonName(), err)
 		}
 		key = "url " + shutdownURL
@@ -148,8 +149,8 @@ func Stop(ctx context.Context, h daemoncontract.DaemonHandle, cfg daemoncontract
 		return Refused, fmt.Errorf("lifecycle: stop %s: waiting for another Stop of it: %w", h.DaemonName(), err)
 	}
 	defer unlock()
-	if !hasPID || !hasID {
-		return askOverHTTP(ctx, key[len("url "):])
+	if !signalable {
+		return askOverHTTP(ctx, shutdownURL)
 	}
 	return stop(ctx, waitCtx, pid, id, cfg, daemon)
 }
