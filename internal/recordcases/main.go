@@ -12,7 +12,10 @@
 // "field" a Go error must name. "go_output" is for a message that Go
 // deliberately writes back differently, because it carries a member beyond
 // the Rust contract: Go must write go_output where the reference writes
-// output. Everything else (ok, output, error) comes from the reference.
+// output. "go_rejects" is for a message that the reference accepts and Go
+// deliberately rejects (the README says where, and why): it names the
+// member that Go's error names. Everything else (ok, output, error) comes
+// from the reference.
 //
 // With -numbers, each input line is a JSON number instead; recordcases asks
 // the reference whether it reads a StatusResponse whose metadata is that
@@ -44,11 +47,12 @@ import (
 
 // spec is one new case, as the input describes it.
 type spec struct {
-	Type     string  `json:"type"`
-	Input    string  `json:"input"`
-	Field    string  `json:"field"`
-	Note     string  `json:"note"`
-	GoOutput *string `json:"go_output"`
+	Type      string  `json:"type"`
+	Input     string  `json:"input"`
+	Field     string  `json:"field"`
+	Note      string  `json:"note"`
+	GoOutput  *string `json:"go_output"`
+	GoRejects string  `json:"go_rejects"`
 }
 
 func main() {
@@ -202,6 +206,15 @@ func caseLine(s spec, answer string) (string, error) {
 			return "", errors.New("go_output for a message the reference rejects")
 		}
 		c = append(c, field{"go_output", *s.GoOutput})
+	}
+	if s.GoRejects != "" {
+		if verdict != "OK" {
+			return "", errors.New("go_rejects for a message the reference rejects too: use field")
+		}
+		if s.GoOutput != nil {
+			return "", errors.New("go_rejects and go_output: Go writes nothing for a message it rejects")
+		}
+		c = append(c, field{"go_rejects", s.GoRejects})
 	}
 	var b strings.Builder
 	writeObject(&b, c)

@@ -61,6 +61,12 @@ func TestCaseLineRefusesWhatTheReferenceContradicts(t *testing.T) {
 	if _, err := caseLine(spec{Type: "StatusRequest", Input: `{}`, GoOutput: &out}, "ERR\tmissing field `id`"); err == nil {
 		t.Error("go_output for a message the reference rejected")
 	}
+	if _, err := caseLine(spec{Type: "InstallResult", Input: `{}`, GoRejects: "install_time"}, "ERR\tmissing field `binary_path`"); err == nil {
+		t.Error("go_rejects for a message the reference rejected")
+	}
+	if _, err := caseLine(spec{Type: "StatusRequest", Input: `{"id":"w"}`, GoRejects: "id", GoOutput: &out}, "OK\t{\"id\":\"w\"}"); err == nil {
+		t.Error("go_rejects with go_output")
+	}
 	if _, err := caseLine(spec{Type: "StatusRequest", Input: `{}`}, "what?"); err == nil {
 		t.Error("an answer the oracle never gives")
 	}
