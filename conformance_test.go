@@ -4,9 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"encoding/json/jsontext"
 	"errors"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -28,6 +31,10 @@ type conformanceCase struct {
 	// reference: a member beyond the Rust contract, which the reference
 	// ignores. The reference reads it back as Output (recordcases checks).
 	GoOutput *string `json:"go_output"`
+	// GoRejects names the member of a message that the reference accepts
+	// and Go deliberately rejects (the README says where, and why); Go's
+	// error must name it.
+	GoRejects string `json:"go_rejects"`
 }
 
 // newMessage returns a pointer to a new zero value of the named contract type.
@@ -62,7 +69,7 @@ func loadConformance(tb testing.TB) []conformanceCase {
 
 func TestConformance(t *testing.T) {
 	cases := loadConformance(t)
-	require.Len(t, cases, 130)
+	require.Len(t, cases, 143)
 	for _, cd := range allCodecs {
 		for i, c := range cases {
 			t.Run(cd.name+"/"+strconv.Itoa(i+1)+"_"+c.Type, func(t *testing.T) {
@@ -71,6 +78,12 @@ func TestConformance(t *testing.T) {
 				err := cd.unmarshal([]byte(c.Input), v)
 				if !c.OK {
 					checkRejected(t, c, err)
+					return
+				}
+				if c.GoRejects != "" {
+					var fe *daemoncontract.FieldError
+					require.ErrorAs(t, err, &fe, "Go deliberately rejects this")
+					assert.Equal(t, c.GoRejects, fe.Field)
 					return
 				}
 				require.NoError(t, err)
@@ -108,4 +121,68 @@ func checkRejected(t *testing.T, c conformanceCase, err error) {
 	assert.Equal(t, c.Type, fe.Type)
 	assert.Equal(t, c.Field, fe.Field)
 	assert.Contains(t, err.Error(), strconv.Quote(c.Field))
+}
+
+// serdeKinds maps the kind of refusal that the reference's error text names
+// to the sentinel a Go error carries for it, first match first. jsonOwn
+// marks the syntax errors that encoding/json finds before the contract sees
+// the message, and that it reports as its own *json.SyntaxError.
+var serdeKinds = []struct {
+	substr   string
+	sentinel error
+	jsonOwn  bool
+}{
+	{"missing field", daemoncontract.ErrMissingField, false},
+	{"duplicate field", daemoncontract.ErrDuplicateName, false},
+	{"expected struct", daemoncontract.ErrNotObject, false}, // null, a string, an array for a message
+	{"invalid type: null", daemoncontract.ErrNullField, false},
+	{"invalid type:", daemoncontract.ErrWrongType, false}, // a float (-0 among them), a string, a bool...
+	{"invalid value: integer", daemoncontract.ErrOutOfRange, false},
+	{"the reference panics", daemoncontract.ErrOutOfRange, false},     // install_time beyond i64
+	{"number out of range", daemoncontract.ErrOutOfRange, false},      // metadata
+	{"invalid number", daemoncontract.ErrOutOfRange, false},           // metadata: valid JSON serde_json cannot read
+	{"recursion limit exceeded", daemoncontract.ErrOutOfRange, false}, // metadata
+	{"hex escape", daemoncontract.ErrInvalidText, false},              // a lone surrogate
+	{"trailing characters", daemoncontract.ErrTrailingData, true},
+	{"trailing comma", daemoncontract.ErrSyntax, true},
+	{"EOF while parsing", daemoncontract.ErrSyntax, true},
+}
+
+// TestConformanceKinds holds Go's sentinels to the kind of refusal the
+// reference gave for each rejected conformance case: -0, which serde reads
+// as a float, is ErrWrongType, not ErrOutOfRange; a message cut short is
+// ErrSyntax wherever the contract sees it. Where encoding/json or
+// encoding/json/v2 report a syntax error themselves (see FieldError), the
+// error is theirs.
+func TestConformanceKinds(t *testing.T) {
+	for i, c := range loadConformance(t) {
+		if c.OK {
+			continue
+		}
+		k := slices.IndexFunc(serdeKinds, func(k struct {
+			substr   string
+			sentinel error
+			jsonOwn  bool
+		}) bool {
+			return strings.Contains(*c.Error, k.substr)
+		})
+		require.GreaterOrEqual(t, k, 0, "line %d: no kind for the reference's error %q", i+1, *c.Error)
+		kind := serdeKinds[k]
+		for _, cd := range allCodecs {
+			err := cd.unmarshal([]byte(c.Input), newMessage[c.Type]())
+			require.Error(t, err, "line %d", i+1)
+			switch {
+			case c.Input == "" && cd.name != "methods":
+				// encoding/json and encoding/json/v2 read the first
+				// token before they call the contract.
+				assert.NotErrorAs(t, err, new(*daemoncontract.FieldError), "line %d: %s", i+1, cd.name)
+			case kind.jsonOwn && cd.name == "json":
+				assert.IsType(t, &json.SyntaxError{}, err, "line %d: %v", i+1, err)
+			case kind.sentinel == daemoncontract.ErrTrailingData && cd.name != "methods":
+				assert.IsType(t, &jsontext.SyntacticError{}, err, "line %d: %s: %v", i+1, cd.name, err)
+			default:
+				assert.ErrorIs(t, err, kind.sentinel, "line %d: %s: the reference said %q", i+1, cd.name, *c.Error)
+			}
+		}
+	}
 }

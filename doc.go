@@ -31,8 +31,8 @@
 //   - A required member that is missing or null is an error.
 //   - An optional member is left out when absent. Null decodes as absent. A
 //     present empty string is kept, and written back.
-//   - Integers are plain digits in the member's range: 1.0, 1e3, "1" and -1
-//     are errors.
+//   - Integers are plain digits in the member's range: 1.0, 1e3, -0, "1"
+//     and -1 are errors.
 //
 // The members, in wire order:
 //
@@ -53,7 +53,7 @@
 //	                  target_path            TargetPath                      string                    optional
 //	                  job_id                 JobID                           string                    optional
 //	InstallResult     binary_path            BinaryPath                      string                    required
-//	                  install_time           InstallTime                     integer 0..2^63-1 (secs)  required
+//	                  install_time           InstallTime                     integer (secs, see below) required
 //	UninstallConfig   daemon_name            DaemonName                      string                    required
 //	                  install_path           InstallPath                     string                    required
 //	                  job_id                 JobID                           string                    optional
@@ -69,8 +69,9 @@
 // Optional strings are *string, so that absent (nil) and empty ("") differ;
 // write new("job-1") to set one. "graceful_timeout_secs" is
 // [DefaultGracefulTimeoutSecs] when absent, but null is an error and 0 is
-// kept. "install_time" is whole seconds since the Unix epoch; encoding drops
-// the fraction of a second, and a time before the epoch cannot be encoded.
+// kept. "install_time" is whole seconds since the Unix epoch, at most
+// 9223371974719179007, the most a time.Time holds; encoding drops the
+// fraction of a second, and a time before the epoch cannot be encoded.
 // "metadata" is kept as compacted raw JSON, and must be JSON that serde_json
 // reads: no number that is infinite as a 64-bit float (1e400, a 400-digit
 // integer, and 1.7976931348623158e308, which serde_json's parser overflows),
@@ -83,11 +84,21 @@
 // Decoding proves only that a message has the right shape. A well-formed
 // message can still be dangerous: pid 0, 1 or 4294967295 (which kill(2)
 // reads as the caller's process group, init and every process), a binary
-// name of "../../bin/sh" or "-rf", an install path of "/", or of
-// "/etc/passwd" for queen-rbee, a shutdown endpoint of "//evil.example/x",
-// a health URL of "http://127.0.0.1:7833@evil.example", a newline or an
-// ANSI escape in a name. Each type's Validate method rejects these, and reports every broken
-// field at once. Decode, then Validate, then act.
+// name of "../../bin/sh", "-rf" or "CON", an install path of "/", "/usr",
+// or "/etc/passwd" for queen-rbee, a binary path of "/dev/zero", a shutdown
+// endpoint of "//evil.example/x", a health URL of
+// "http://127.0.0.1:7833@evil.example" or "http://[::ffff:169.254.169.254]/",
+// a newline, an ANSI escape or a zero-width character in a name. Each type's
+// Validate method rejects these, and reports every broken field at once.
+// Decode, then Validate, then act.
+//
+// Each rule follows the standard for what it checks: host names RFC 1035
+// and RFC 1123, addresses the WHATWG URL standard and RFC 4291, paths
+// POSIX (NAME_MAX, PATH_MAX) and the kernel's file systems (FHS), text
+// Unicode's character categories and its Default_Ignorable_Code_Point
+// property. Identifiers (ids, names, paths, URLs) must show all they hold;
+// health_status is free text, and keeps the joiners that human languages
+// need.
 //
 // Validate checks that a message is well-formed and safe to interpret. It
 // does not decide whether the sender may ask for it: whether a sender may
@@ -105,11 +116,15 @@
 //
 // A message that breaks these rules fails to decode with an error. Problems
 // with a field, or with the message as a whole, are a [*FieldError] that names
-// the type and the JSON member, reachable with [errors.As]; syntax errors may
-// be the JSON package's own. [errors.Is] tells the cases apart
-// ([ErrMissingField], [ErrWrongType], [ErrOutOfRange], ...), and
-// [FieldErrors] returns every *FieldError of an error, such as all that
-// Validate found. Nothing panics on any input.
+// the type and the JSON member, reachable with [errors.As]. [errors.Is] tells
+// the cases apart ([ErrMissingField], [ErrWrongType], [ErrOutOfRange],
+// [ErrSyntax], ...), and [FieldErrors] returns every *FieldError of an
+// error, such as all that Validate found. The JSON packages report some
+// syntax errors themselves, before the contract sees the message: through
+// encoding/json every syntax error (a stray comma, nesting deeper than
+// 10,000 levels, data after the message) is its *json.SyntaxError, and
+// through encoding/json/v2, data after the message and an empty input are
+// its own errors. Nothing panics on any input.
 //
 // A failed decode leaves the destination unchanged, with one exception:
 // through encoding/json/v2, a complete message followed by more data is

@@ -13,16 +13,25 @@ import (
 //
 // Decoding returns a *FieldError for every problem with a field: a required
 // field that is missing or null, a name given twice, a value of the wrong JSON
-// type, a number out of range, invalid UTF-8 or a lone surrogate inside the
-// field's value. It also returns one, with Field empty, when the message is not
-// a JSON object at all, when a member name is not valid text, and when data
-// follows the message. Pure syntax errors (truncated input, a stray comma) may
-// instead be the JSON package's own error types.
+// type, a number out of range, invalid UTF-8, a lone surrogate or a syntax
+// error inside the field's value. It also returns one, with Field empty,
+// when the message is not a JSON object at all, when a member name is not
+// valid text, when the message is cut short or has a syntax error between
+// its members, and when data follows the message.
 //
 // A *FieldError is reachable with [errors.As] from what [encoding/json.Unmarshal]
-// and [encoding/json/v2.Unmarshal] return, whichever package the caller uses,
-// and [errors.Is] tells its cases apart with the sentinels below
-// ([ErrMissingField], [ErrWrongType], ...). Validate reports every broken
+// and [encoding/json/v2.Unmarshal] return, and [errors.Is] tells its cases
+// apart with the sentinels below ([ErrMissingField], [ErrWrongType], ...),
+// for every error that the contract sees. Two kinds of error it never sees,
+// and they are the JSON package's own: [encoding/json.Unmarshal] checks the
+// syntax of the whole input before it calls the contract, so a syntax error
+// anywhere (a stray comma, input cut short, nesting deeper than 10,000
+// levels, data after the message) is its [*encoding/json.SyntaxError];
+// [encoding/json/v2.Unmarshal] reads the first token itself, and looks for
+// data after the message once the contract has returned, so an empty input
+// and trailing data are its own [*encoding/json/jsontext.SyntacticError].
+// UnmarshalJSON, called directly, returns a *FieldError for all of them.
+// Validate reports every broken
 // field at once; [FieldErrors] returns them all.
 type FieldError struct {
 	// Type is the contract type the message was meant to be, such as
@@ -41,9 +50,7 @@ type FieldError struct {
 }
 
 // The cases of a [*FieldError], for [errors.Is]. Each *FieldError wraps the
-// sentinel of its case, whichever JSON package the caller used; a syntax
-// error inside a member's value (a truncated array, a stray comma) is the
-// one *FieldError with no case, and wraps the JSON package's own error. A
+// sentinel of its case, whichever JSON package the caller used. A
 // message with two faults (a repeated name inside a value of the wrong
 // type) is reported by its repeated name or invalid text first, as a strict
 // decoder meets them first:
@@ -63,14 +70,16 @@ var (
 	ErrNullField = errors.New("null where none is allowed")
 
 	// ErrWrongType: a member's value has the wrong JSON type, such as a
-	// string for a pid, or a float (1.0, 1e3) for an integer.
+	// string for a pid, or, for an integer member, a number that the Rust
+	// reference reads as a float: 1.0, 1e3, -0, and an integer beyond the
+	// 64-bit range (18446744073709551616).
 	ErrWrongType = errors.New("wrong JSON type")
 
-	// ErrOutOfRange: a number outside its member's range (a negative pid,
-	// 4294967296 for a pid), a time the wire cannot carry, metadata that a
-	// Rust peer cannot read (a number that is infinite as a 64-bit float, or
-	// nesting deeper than 127 levels), and a message nested deeper than Go's
-	// JSON packages read (10,000 levels).
+	// ErrOutOfRange: an integer outside its member's range (a negative pid,
+	// 4294967296 for a pid), a time the wire cannot carry or a time.Time
+	// cannot hold, metadata that a Rust peer cannot read (a number that is
+	// infinite as a 64-bit float, or nesting deeper than 127 levels), and a
+	// message nested deeper than Go's JSON packages read (10,000 levels).
 	ErrOutOfRange = errors.New("out of range")
 
 	// ErrDuplicateName: a name is given twice, anywhere in the message. The
@@ -88,6 +97,12 @@ var (
 	// reports it: encoding/json and encoding/json/v2 look for trailing data
 	// themselves, and report it with their own syntax errors.
 	ErrTrailingData = errors.New("data after the message")
+
+	// ErrSyntax: the message is not valid JSON where the contract reads it:
+	// a stray comma, a value cut short, a syntax error inside a member's
+	// value. (Through encoding/json, the JSON package reports syntax errors
+	// itself, before the contract sees the message: see [FieldError].)
+	ErrSyntax = errors.New("invalid JSON")
 
 	// ErrInvalidValue: a value breaks a rule of Validate (which
 	// [HttpDaemonConfig.ShutdownURL] applies too). Every error Validate
@@ -165,9 +180,11 @@ func (e *kindError) Unwrap() []error { return []error{e.kind, e.err} }
 func withKind(kind, err error) error { return &kindError{kind: kind, err: err} }
 
 // classified returns err, an error from the jsontext package, marked with the
-// sentinel of its case where it has one: ErrDuplicateName for a repeated
-// name, ErrInvalidText for invalid UTF-8 or a lone surrogate. Syntax errors,
-// and errors marked already, are returned as they are.
+// sentinel of its case: ErrDuplicateName for a repeated name, ErrInvalidText
+// for invalid UTF-8 or a lone surrogate, ErrOutOfRange for nesting deeper
+// than jsontext reads, ErrSyntax for any other syntax error. Errors marked
+// already, and errors that jsontext did not report about the JSON text, are
+// returned as they are.
 func classified(err error) error {
 	switch {
 	case err == nil || errors.As(err, new(*kindError)):
@@ -178,6 +195,8 @@ func classified(err error) error {
 		return withKind(ErrInvalidText, err)
 	case errors.Is(err, jsontextMaxDepth()):
 		return withKind(ErrOutOfRange, err)
+	case errors.As(err, new(*jsontext.SyntacticError)):
+		return withKind(ErrSyntax, err)
 	}
 	return err
 }

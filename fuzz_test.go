@@ -6,6 +6,7 @@ import (
 	jsonv2 "encoding/json/v2"
 	"errors"
 	"maps"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -195,6 +196,9 @@ func FuzzShutdownURL(f *testing.F) {
 		{"http://[fe80::1%25%5B]:7833/health", "/x"},
 		{"http:///u:p@h/health", "/x"},
 		{"http://0177.0.0.1/health", "/x"},
+		{"http://localhost:/health", "/x"},
+		{"http://[::ffff:127.0.0.1]/health", "/x"},
+		{"http://h/health", "/health/"},
 	} {
 		f.Add(seed[0], seed[1])
 	}
@@ -215,7 +219,10 @@ func FuzzShutdownURL(f *testing.F) {
 		if err != nil {
 			t.Fatalf("ShutdownURL(%q, %q) = %q, which does not parse: %v", health, endpoint, got, err)
 		}
-		if u.Scheme != h.Scheme || u.Host != h.Host || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		// The host and port, where "h:" is "h" (an empty port is the
+		// default, and ShutdownURL leaves it out).
+		host := func(u *url.URL) string { return net.JoinHostPort(u.Hostname(), u.Port()) }
+		if u.Scheme != h.Scheme || host(u) != host(h) || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
 			t.Fatalf("ShutdownURL(%q, %q) = %q: not health_url's scheme and host alone", health, endpoint, got)
 		}
 		if !strings.HasPrefix(u.RequestURI(), "/") || strings.HasPrefix(u.RequestURI(), "//") {
@@ -225,14 +232,14 @@ func FuzzShutdownURL(f *testing.F) {
 		if err != nil {
 			t.Fatalf("endpoint %q passed but does not parse: %v", endpoint, err)
 		}
-		if r := h.ResolveReference(ref); r.Host != h.Host || r.User != nil {
+		if r := h.ResolveReference(ref); host(r) != host(h) || r.User != nil {
 			t.Fatalf("endpoint %q resolved against %q gives %q, another host", endpoint, health, r)
 		}
-		if again, err := url.Parse(u.String()); err != nil || again.Host != h.Host {
+		if again, err := url.Parse(u.String()); err != nil || host(again) != host(h) {
 			t.Fatalf("ShutdownURL(%q, %q) = %q does not read back to the same host", health, endpoint, got)
 		}
 		req, err := http.NewRequest(http.MethodPost, got, nil)
-		if err != nil || req.Host != h.Host || req.URL.Host != h.Host {
+		if err != nil || req.Host != u.Host || host(req.URL) != host(h) {
 			t.Fatalf("ShutdownURL(%q, %q) = %q: net/http sends it to another host, or not at all: %v", health, endpoint, got, err)
 		}
 	})

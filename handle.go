@@ -159,15 +159,15 @@ func (h DaemonHandle) WithDiscoveredURL(url string) DaemonHandle {
 //	rbee-hive at http://localhost:7835, started by us, pid 12345
 //	queen-rbee at http://localhost:7833, not started by us
 //
-// It is what fmt prints for %v and %+v. The base URL is shown without user
-// information, and a name or URL that is empty or holds anything but
+// It is what fmt prints for %v and %+v. The base URL's user information, if
+// it has any, is shown as "xxxxx" ("http://xxxxx@h"), and a name or URL that is empty or holds anything but
 // printable ASCII is quoted, so that a handle from the wire cannot forge log
 // lines. The process identity is left out; LogValue has every member.
 func (h DaemonHandle) String() string {
 	var b strings.Builder
 	b.WriteString(logText(h.daemonName))
 	b.WriteString(" at ")
-	b.WriteString(logText(withoutUserinfo(h.baseURL)))
+	b.WriteString(logText(redactUserinfo(h.baseURL)))
 	if h.startedByUs {
 		b.WriteString(", started by us")
 	} else {
@@ -177,6 +177,32 @@ func (h DaemonHandle) String() string {
 		b.WriteString(", pid ")
 		b.WriteString(strconv.FormatUint(uint64(h.pid.value), 10))
 	}
+	return b.String()
+}
+
+// GoString implements [fmt.GoStringer]: it is what fmt prints for %#v, the
+// handle's fields in Go syntax, with pid and processIdentity only when set,
+// and the base URL with its user information replaced by "xxxxx", as String
+// and LogValue show it:
+//
+//	daemoncontract.DaemonHandle{daemonName:"rbee-hive", startedByUs:true, baseURL:"http://localhost:7835", pid:12345}
+func (h DaemonHandle) GoString() string {
+	var b strings.Builder
+	b.WriteString("daemoncontract.DaemonHandle{daemonName:")
+	b.WriteString(strconv.Quote(h.daemonName))
+	b.WriteString(", startedByUs:")
+	b.WriteString(strconv.FormatBool(h.startedByUs))
+	b.WriteString(", baseURL:")
+	b.WriteString(strconv.Quote(redactUserinfo(h.baseURL)))
+	if h.pid.set {
+		b.WriteString(", pid:")
+		b.WriteString(strconv.FormatUint(uint64(h.pid.value), 10))
+	}
+	if h.processIdentity.set {
+		b.WriteString(", processIdentity:")
+		b.WriteString(strconv.Quote(h.processIdentity.value))
+	}
+	b.WriteString("}")
 	return b.String()
 }
 
@@ -196,8 +222,8 @@ func logText(s string) string {
 
 // LogValue implements [log/slog.LogValuer]: a handle is logged as a group
 // of its wire members, under their JSON names, with pid and
-// process_identity only when present, and base_url without user
-// information:
+// process_identity only when present, and base_url's user information, if
+// it has any, shown as "xxxxx":
 //
 //	slog.Info("stopping", "daemon", h)
 //	// level=INFO msg=stopping daemon.daemon_name=rbee-hive daemon.started_by_us=true daemon.base_url=http://localhost:7835 daemon.pid=12345
@@ -206,8 +232,8 @@ func (h DaemonHandle) LogValue() slog.Value {
 	attrs := make([]slog.Attr, 0, maxMembers)
 	for i, m := range daemonHandleLayout.members {
 		switch p := v[i].(type) {
-		case *string: // withoutUserinfo changes only a URL with user information
-			attrs = append(attrs, slog.String(m.name, withoutUserinfo(*p)))
+		case *string: // redactUserinfo changes only a URL with user information
+			attrs = append(attrs, slog.String(m.name, redactUserinfo(*p)))
 		case *bool:
 			attrs = append(attrs, slog.Bool(m.name, *p))
 		case *optional[uint32]:
@@ -226,20 +252,27 @@ func (h DaemonHandle) LogValue() slog.Value {
 // Validate reports whether h is safe to act on. It returns nil, or a
 // *FieldError for each broken rule, joined with [errors.Join]:
 //
-//   - daemon_name must be a name: 1 to 64 characters of A-Z a-z 0-9 . _ -,
-//     starting with a letter or digit;
+//   - daemon_name must be a name: 1 to 128 characters of A-Z a-z 0-9 . _ -
+//     @ +, starting with a letter or digit, not ending in '.', and not a
+//     Windows device name (CON, NUL.exe, COM1...);
 //   - base_url must be an absolute http or https URL of at most 2048 bytes,
-//     with an ASCII host, without user information, and with a port in
-//     1..65535 where it has one;
+//     without user information, a query, a fragment, a . or .. segment or
+//     a backslash, with a host that names a peer (a DNS name, an IPv4
+//     address as four decimal numbers, or an IPv6 address that is not IPv4
+//     in disguise; no unspecified, broadcast or multicast address), and
+//     with a port in 1..65535 or empty where it has a colon;
 //   - pid, when known, must be in 2..2147483647: 0 would make kill(2) signal
 //     the caller's own process group, 1 is init, and a larger value becomes a
 //     negative pid_t, a process group or (4294967295, that is -1) every
 //     process;
-//   - process_identity, when present, must be 1 to 128 bytes of printable
-//     ASCII without spaces, and the handle must carry a pid.
+//   - process_identity, when present, must be <os>:<token>, 1 to 128 bytes
+//     of printable ASCII without spaces, <os> a lower-case name; a linux:
+//     token must be exactly linux:<boot_id>:<starttime> as the kernel writes
+//     them (see "Process identity"), and the handle must carry a pid.
 //
 // No string may hold a control character (C0, DEL or C1), a Unicode format
-// character (category Cf) or a line or paragraph separator. Validate checks
+// character (category Cf), a line or paragraph separator or a
+// default-ignorable code point, nor be only white space. Validate checks
 // that a handle is well-formed; it cannot check that started_by_us is true,
 // or that the process with the pid is still the daemon (compare
 // process_identity for that). Decode, then Validate, then act.
@@ -248,7 +281,7 @@ func (h DaemonHandle) Validate() error { return validate(daemonHandleLayout, h.v
 var daemonHandleLayout = &layout{typ: "DaemonHandle", members: []memberLayout{
 	{name: "daemon_name", valid: nameRule},
 	{name: "started_by_us"},
-	{name: "base_url", valid: urlRule},
+	{name: "base_url", valid: baseURLRule},
 	{name: "pid", optional: true, valid: pidRule},
 	{name: "process_identity", optional: true, valid: identityRule},
 }}

@@ -296,8 +296,8 @@ func TestDaemonHandleString(t *testing.T) {
 		{daemoncontract.DaemonHandle{}, `"" at "", not started by us`},
 		// A handle from the wire cannot forge a log line, nor leak a password.
 		{daemoncontract.AlreadyRunning("q\nlevel=ERROR msg=forged", "http://x"), `"q\nlevel=ERROR msg=forged" at http://x, not started by us`},
-		{daemoncontract.AlreadyRunning("q", "http://admin:s3cret@h:1/x"), "q at http://h:1/x, not started by us"},
-		{daemoncontract.AlreadyRunning("q", "http:///admin:s3cret@h:1/x"), "q at http:///h:1/x, not started by us"},
+		{daemoncontract.AlreadyRunning("q", "http://admin:s3cret@h:1/x"), "q at http://xxxxx@h:1/x, not started by us"},
+		{daemoncontract.AlreadyRunning("q", "http:///admin:s3cret@h:1/x"), "q at http:///xxxxx@h:1/x, not started by us"},
 		{daemoncontract.AlreadyRunning("q\x1b[2J", "http://h/\u202e"), `"q\x1b[2J" at "http://h/\u202e", not started by us`},
 	}
 	for _, tt := range tests {
@@ -320,7 +320,7 @@ func TestDaemonHandleLogValue(t *testing.T) {
 	log.Info("stopping", "daemon", h)
 	log.Info("found", "daemon", daemoncontract.AlreadyRunning("queen-rbee", "http://localhost:7833"))
 	assert.Equal(t,
-		`{"level":"INFO","msg":"stopping","daemon":{"daemon_name":"rbee-hive","started_by_us":true,"base_url":"http://localhost:7835","pid":12345,"process_identity":"linux:b:1"}}`+"\n"+
+		`{"level":"INFO","msg":"stopping","daemon":{"daemon_name":"rbee-hive","started_by_us":true,"base_url":"http://xxxxx@localhost:7835","pid":12345,"process_identity":"linux:b:1"}}`+"\n"+
 			`{"level":"INFO","msg":"found","daemon":{"daemon_name":"queen-rbee","started_by_us":false,"base_url":"http://localhost:7833"}}`+"\n",
 		buf.String())
 
@@ -333,4 +333,27 @@ func TestDaemonHandleLogValue(t *testing.T) {
 	}}))
 	text.Info("stopping", "daemon", daemoncontract.StartedByUs("rbee-hive", "http://localhost:7835", new(uint32(12345))))
 	assert.Equal(t, "level=INFO msg=stopping daemon.daemon_name=rbee-hive daemon.started_by_us=true daemon.base_url=http://localhost:7835 daemon.pid=12345\n", buf.String())
+}
+
+func TestDaemonHandleGoString(t *testing.T) {
+	// %#v shows every field that is set, in Go syntax, and hides user
+	// information as String and LogValue do.
+	tests := []struct {
+		h    daemoncontract.DaemonHandle
+		want string
+	}{
+		{daemoncontract.StartedByUs("rbee-hive", "http://admin:s3cret@localhost:7835", new(uint32(12345))).WithProcessIdentity("linux:b:1"),
+			`daemoncontract.DaemonHandle{daemonName:"rbee-hive", startedByUs:true, baseURL:"http://xxxxx@localhost:7835", pid:12345, processIdentity:"linux:b:1"}`},
+		{daemoncontract.AlreadyRunning("queen-rbee", "http://localhost:7833"),
+			`daemoncontract.DaemonHandle{daemonName:"queen-rbee", startedByUs:false, baseURL:"http://localhost:7833"}`},
+		{daemoncontract.DaemonHandle{}, `daemoncontract.DaemonHandle{daemonName:"", startedByUs:false, baseURL:""}`},
+		{daemoncontract.AlreadyRunning("q\n", "http:admin:hunter2@h"), `daemoncontract.DaemonHandle{daemonName:"q\n", startedByUs:false, baseURL:"http:xxxxx@h"}`},
+	}
+	for _, tt := range tests {
+		got := fmt.Sprintf("%#v", tt.h)
+		assert.Equal(t, tt.want, got)
+		assert.NotContains(t, got, "s3cret")
+		assert.NotContains(t, got, "hunter2")
+		assert.NotContains(t, fmt.Sprintf("%#v", []daemoncontract.DaemonHandle{tt.h}), "s3cret", "inside a slice too")
+	}
 }

@@ -34,8 +34,8 @@ type InstallConfig struct {
 
 var installConfigLayout = &layout{typ: "InstallConfig", members: []memberLayout{
 	{name: "binary_name", valid: binaryNameRule},
-	{name: "binary_path", optional: true, valid: pathRule},
-	{name: "target_path", optional: true, valid: pathRule},
+	{name: "binary_path", optional: true, valid: sourcePathRule},
+	{name: "target_path", optional: true, valid: targetDirRule},
 	{name: "job_id", optional: true, valid: idRule},
 }}
 
@@ -47,17 +47,24 @@ func (c *InstallConfig) values() values {
 // Validate reports whether c is safe to act on. It returns nil, or a
 // *FieldError for each broken rule, joined with [errors.Join]:
 //
-//   - binary_name must be a bare file name: 1 to 64 characters of A-Z a-z
-//     0-9 . _ -, starting with a letter or digit, so that it cannot name a
-//     file outside the target directory, nor read as an option;
+//   - binary_name must be a bare file name: 1 to 128 characters of A-Z a-z
+//     0-9 . _ - @ +, starting with a letter or digit, not ending in '.', and
+//     not a Windows device name (CON, NUL.exe, COM1...), so that it cannot
+//     name a file outside the target directory, nor read as an option;
 //   - binary_path and target_path, when present, must be absolute and clean
-//     (path.IsAbs holds and path.Clean changes nothing), at most 4096 bytes;
+//     (path.IsAbs holds and path.Clean changes nothing; target_path may end
+//     in one /), at most 4096 bytes, with no element longer than 255 bytes,
+//     no backslash, and nothing under /proc, /sys or /dev;
+//   - target_path must not be "/": the binary would be a top-level entry;
 //   - job_id, when present, must be 1 to 256 bytes.
 //
 // No string may hold a control character (C0, DEL or C1), a Unicode format
-// character (category Cf) or a line or paragraph separator. Validate does not
-// decide whether the sender may install into target_path: that is the
-// receiver's policy, an allowlist of directories.
+// character (category Cf) or a line or paragraph separator, and none of
+// these identifiers a default-ignorable code point, nor only white space.
+// Validate does not decide whether the sender may install into target_path:
+// that is the receiver's policy, an allowlist of directories. Nor can it
+// see what a path names on disk: a symbolic link to /dev/zero is the
+// installer's to refuse.
 func (c InstallConfig) Validate() error { return validate(installConfigLayout, c.values()) }
 
 // MarshalJSONTo implements [encoding/json/v2.MarshalerTo]. encoding/json (v1)
@@ -100,14 +107,16 @@ type InstallResult struct {
 
 	// InstallTime is when the binary was installed. Required
 	// ("install_time"). The wire carries whole seconds since the Unix epoch,
-	// 0..9223372036854775807: encoding drops the fraction of a second, and a
-	// time before the epoch (the zero time.Time too) is an encoding error.
-	// Decoded times are in UTC.
+	// 0..9223371974719179007, the most a time.Time holds (a Rust peer writes
+	// up to 9223372036854775807; decoding rejects what a time.Time cannot
+	// hold, rather than wrap it around): encoding drops the fraction of a
+	// second, and a time before the epoch (the zero time.Time too) is an
+	// encoding error. Decoded times are in UTC.
 	InstallTime time.Time `json:"install_time"`
 }
 
 var installResultLayout = &layout{typ: "InstallResult", members: []memberLayout{
-	{name: "binary_path", valid: pathRule},
+	{name: "binary_path", valid: installedPathRule},
 	{name: "install_time", valid: epochRule},
 }}
 
@@ -120,7 +129,10 @@ func (r *InstallResult) values() values {
 // *FieldError for each broken rule, joined with [errors.Join]:
 //
 //   - binary_path must be absolute and clean (path.IsAbs holds and path.Clean
-//     changes nothing), at most 4096 bytes, without a control character;
+//     changes nothing), at most 4096 bytes, a file inside a directory (not
+//     a top-level entry such as /usr), with no element longer than 255
+//     bytes, no backslash, nothing under /proc, /sys or /dev, and no
+//     control, format or default-ignorable character;
 //   - install_time must not be before the Unix epoch.
 func (r InstallResult) Validate() error { return validate(installResultLayout, r.values()) }
 
@@ -188,20 +200,27 @@ func (c *UninstallConfig) values() values {
 // Validate reports whether c is safe to act on. It returns nil, or a
 // *FieldError for each broken rule, joined with [errors.Join]:
 //
-//   - daemon_name must be a name: 1 to 64 characters of A-Z a-z 0-9 . _ -,
-//     starting with a letter or digit;
+//   - daemon_name must be a name: 1 to 128 characters of A-Z a-z 0-9 . _ -
+//     @ +, starting with a letter or digit, not ending in '.', and not a
+//     Windows device name (CON, NUL.exe, COM1...);
 //   - install_path must be absolute and clean (path.IsAbs holds and
-//     path.Clean changes nothing), at most 4096 bytes, and name the daemon's
-//     own binary: its last element is daemon_name, or daemon_name + ".exe".
-//     "/", "/usr" and, for queen-rbee, "/etc/passwd" are not its binary;
+//     path.Clean changes nothing), at most 4096 bytes, a file inside a
+//     directory, never a top-level entry ("/usr", "/home", "/queen-rbee"),
+//     with no element longer than 255 bytes, no backslash and nothing under
+//     /proc, /sys or /dev, and name the daemon's own binary: its last
+//     element is daemon_name, or daemon_name + ".exe". "/", "/usr" and, for
+//     queen-rbee, "/etc/passwd" are not its binary;
 //   - job_id, when present, must be 1 to 256 bytes.
 //
 // No string may hold a control character (C0, DEL or C1), a Unicode format
-// character (category Cf) or a line or paragraph separator. The sender names
-// both the daemon and the path: Validate checks that they agree, not that
-// the file is one the receiver installed ({"daemon_name":"passwd",
-// "install_path":"/etc/passwd"} passes). A receiver that deletes files
-// checks install_path against the directories it installs into.
+// character (category Cf) or a line or paragraph separator, and none of
+// these identifiers a default-ignorable code point, nor only white space.
+// The sender names both the daemon and the path: Validate checks that they
+// agree, not that the file is one the receiver installed
+// ({"daemon_name":"passwd", "install_path":"/etc/passwd"} passes, and so
+// does {"daemon_name":"bin", "install_path":"/usr/local/bin"}). A receiver
+// that deletes files checks install_path against the directories it
+// installs into.
 func (c UninstallConfig) Validate() error { return validate(uninstallConfigLayout, c.values()) }
 
 // MarshalJSONTo implements [encoding/json/v2.MarshalerTo]. encoding/json (v1)

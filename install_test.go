@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/rbee-keeper/daemoncontract"
 )
@@ -71,16 +72,13 @@ var installResultJSONTests = []jsonTest[time.Time]{
 	{"the epoch", `{"binary_path":"/b","install_time":0}`, time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC), `{"binary_path":"/b","install_time":0}`},
 	{"year 2100", `{"binary_path":"/b","install_time":4102444800}`, time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), `{"binary_path":"/b","install_time":4102444800}`},
 	{
-		"largest seconds",
-		`{"binary_path":"/b","install_time":9223372036854775807}`,
-		time.Unix(math.MaxInt64, 0).UTC(),
-		`{"binary_path":"/b","install_time":9223372036854775807}`,
-	},
-	{
-		"where time.Before stops working",
-		`{"binary_path":"/b","install_time":9223371974719179008}`,
-		time.Unix(9223371974719179008, 0).UTC(),
-		`{"binary_path":"/b","install_time":9223371974719179008}`,
+		// 2^63-1 seconds from year 1, which time.Time counts from, less
+		// the 62135596800 seconds from year 1 to the epoch
+		// (TestInstallResultLargestTime checks the date).
+		"largest seconds a time.Time holds",
+		`{"binary_path":"/b","install_time":9223371974719179007}`,
+		time.Unix(9223371974719179007, 0).UTC(),
+		`{"binary_path":"/b","install_time":9223371974719179007}`,
 	},
 }
 
@@ -90,6 +88,20 @@ func TestInstallResultJSON(t *testing.T) {
 			checkRoundTrip(t, tt.in, daemoncontract.InstallResult{BinaryPath: "/b", InstallTime: tt.want}, tt.out)
 		})
 	}
+}
+
+func TestInstallResultLargestTime(t *testing.T) {
+	// 2^63-1 seconds after 0001-01-01 00:00:00 UTC are 106751991167300
+	// days and 55807 seconds: 292277024627-12-06 15:30:07, counted in
+	// 400-year Gregorian cycles of 146097 days. It is after the epoch, as
+	// every time decoded must be.
+	var r daemoncontract.InstallResult
+	require.NoError(t, r.UnmarshalJSON([]byte(`{"binary_path":"/b","install_time":9223371974719179007}`)))
+	year, month, day := r.InstallTime.Date()
+	hour, minute, sec := r.InstallTime.Clock()
+	assert.Equal(t, []int{292277024627, 12, 6, 15, 30, 7}, []int{year, int(month), day, hour, minute, sec})
+	assert.True(t, r.InstallTime.After(time.Unix(0, 0)))
+	assert.Equal(t, int64(9223371974719179007), r.InstallTime.Unix())
 }
 
 func TestInstallResultDecodedTimeIsUTC(t *testing.T) {
@@ -129,6 +141,11 @@ func TestInstallResultEncodeBeforeEpoch(t *testing.T) {
 		{"one second before", time.Unix(-1, 0)},
 		{"a nanosecond before", time.Unix(0, -1)},
 		{"long ago", time.Date(1066, 10, 14, 0, 0, 0, 0, time.UTC)},
+		// time.Unix wraps these around to long before year 1, and their
+		// Unix seconds wrap back to a time after the epoch: never
+		// written, since no decoder could give them back.
+		{"int64 seconds, wrapped", time.Unix(math.MaxInt64, 0)},
+		{"one second more than a time.Time holds, wrapped", time.Unix(9223371974719179008, 0)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -138,6 +155,9 @@ func TestInstallResultEncodeBeforeEpoch(t *testing.T) {
 }
 
 var installResultDecodeErrorTests = []decodeErrorTest{
+	// time.Unix would wrap these around to a time before year 1.
+	{"one second more than a time.Time holds", `{"binary_path":"/b","install_time":9223371974719179008}`, "install_time"},
+	{"int64 seconds, which the reference accepts", `{"binary_path":"/b","install_time":9223372036854775807}`, "install_time"},
 	{"beyond int64 seconds", `{"binary_path":"/b","install_time":9223372036854775808}`, "install_time"},
 	{"u64 max", `{"binary_path":"/b","install_time":18446744073709551615}`, "install_time"},
 	{"beyond u64", `{"binary_path":"/b","install_time":18446744073709551616}`, "install_time"},
@@ -159,9 +179,9 @@ func TestNumberExcerptIsBounded(t *testing.T) {
 	var r daemoncontract.InstallResult
 	long := "1" + strings.Repeat("0", 40)
 	err := r.UnmarshalJSON([]byte(`{"binary_path":"/b","install_time":` + long + `}`))
-	assert.EqualError(t, err, `daemoncontract: InstallResult: field "install_time": must be whole seconds since the Unix epoch, an integer in 0..9223372036854775807, got a number`)
+	assert.EqualError(t, err, `daemoncontract: InstallResult: field "install_time": must be whole seconds since the Unix epoch, an integer in 0..9223371974719179007 (the most a time.Time holds), got a number`)
 	err = r.UnmarshalJSON([]byte(`{"binary_path":"/b","install_time":-2.5e3}`))
-	assert.EqualError(t, err, `daemoncontract: InstallResult: field "install_time": must be whole seconds since the Unix epoch, an integer in 0..9223372036854775807, got -2.5e3`)
+	assert.EqualError(t, err, `daemoncontract: InstallResult: field "install_time": must be whole seconds since the Unix epoch, an integer in 0..9223371974719179007 (the most a time.Time holds), got -2.5e3`)
 }
 
 var uninstallConfigJSONTests = []jsonTest[daemoncontract.UninstallConfig]{

@@ -4,6 +4,7 @@ import (
 	"encoding/json/jsontext"
 	"errors"
 	"net/url"
+	"strings"
 )
 
 // HttpDaemonConfig describes a daemon that is checked and stopped over HTTP.
@@ -56,22 +57,29 @@ func (c *HttpDaemonConfig) values() values {
 // Validate reports whether c is safe to act on. It returns nil, or a
 // *FieldError for each broken rule, joined with [errors.Join]:
 //
-//   - daemon_name must be a name: 1 to 64 characters of A-Z a-z 0-9 . _ -,
-//     starting with a letter or digit;
+//   - daemon_name must be a name: 1 to 128 characters of A-Z a-z 0-9 . _ -
+//     @ +, starting with a letter or digit, not ending in '.', and not a
+//     Windows device name (CON, NUL.exe, COM1...);
 //   - health_url must be an absolute http or https URL of at most 2048
 //     bytes with a host ("http://:80" has none), without user information
-//     ("http://127.0.0.1:7833@evil.example" is not local), with an ASCII
-//     host (an international domain name in its xn-- form, no
-//     percent-escapes), and with a port in 1..65535 where it has a colon;
+//     ("http://127.0.0.1:7833@evil.example" is not local) or a backslash,
+//     with a host that names a peer: a DNS name of ASCII letters, digits, -
+//     and _ (labels of 1 to 63 bytes, 253 in all; an international domain
+//     name in its xn-- form), an IPv4 address as four decimal numbers, or an
+//     IPv6 address that is not IPv4 in disguise (::ffff:0:0/96, ::/96), with
+//     a zone only if link-local; no unspecified, broadcast or multicast
+//     address; and with a port in 1..65535, or empty, where it has a colon;
 //   - shutdown_endpoint, when present, must be a bare absolute path such as
 //     "/v1/shutdown": at most 256 bytes of A-Z a-z 0-9 - . _ ~ /, exactly one
 //     leading / (a second would make "//host" name another host), and no .
 //     or .. segment. A percent-escape is an error: "/%2fevil.example/x" would
-//     name another host once decoded;
+//     name another host once decoded. It must not be "/", nor health_url's
+//     own path (every health check would ask the daemon to stop);
 //   - job_id, when present, must be 1 to 256 bytes.
 //
 // No string may hold a control character (C0, DEL or C1), a Unicode format
-// character (category Cf) or a line or paragraph separator.
+// character (category Cf), a line or paragraph separator or a
+// default-ignorable code point, nor be only white space.
 func (c HttpDaemonConfig) Validate() error { return validate(httpDaemonConfigLayout, c.values()) }
 
 // ErrNoShutdownEndpoint is returned by [HttpDaemonConfig.ShutdownURL] when
@@ -80,33 +88,32 @@ func (c HttpDaemonConfig) Validate() error { return validate(httpDaemonConfigLay
 var ErrNoShutdownEndpoint = errors.New("daemoncontract: HttpDaemonConfig has no shutdown_endpoint")
 
 // ShutdownURL returns the URL to ask the daemon to stop: health_url's scheme
-// and host (with its port) and shutdown_endpoint as the path.
+// and host (with its port; an empty port, "http://h:/", is the default and
+// left out) and shutdown_endpoint as the path.
 //
 //	health_url "http://localhost:7833/health" + shutdown_endpoint "/v1/shutdown"
 //	→ "http://localhost:7833/v1/shutdown"
 //
 // It returns [ErrNoShutdownEndpoint] when shutdown_endpoint is absent, and the
-// *FieldError of Validate when health_url or shutdown_endpoint breaks its
-// rule. The result always names health_url's own scheme and host, never
-// another, and carries no user information, query or fragment.
+// *FieldError of Validate when health_url or shutdown_endpoint breaks one of
+// Validate's rules (shutdown_endpoint must not be health_url's own path). The
+// result always names health_url's own scheme and host, never another, and
+// carries no user information, query or fragment.
 func (c HttpDaemonConfig) ShutdownURL() (string, error) {
 	if c.ShutdownEndpoint == nil {
 		return "", ErrNoShutdownEndpoint
 	}
-	var errs []error
-	u, err := parseHTTPURL(c.HealthURL)
+	if err := validate(httpDaemonConfigLayout, c.values(), "health_url", "shutdown_endpoint"); err != nil {
+		return "", err
+	}
+	u, err := url.Parse(c.HealthURL)
 	if err != nil {
-		errs = append(errs, httpDaemonConfigLayout.invalid("health_url", err))
+		return "", err // cannot happen: Validate has parsed it
 	}
-	if err := endpointPath(*c.ShutdownEndpoint); err != nil {
-		errs = append(errs, httpDaemonConfigLayout.invalid("shutdown_endpoint", err))
-	}
-	if errs != nil {
-		return "", errors.Join(errs...)
-	}
-	// The endpoint holds no byte that a URL escapes, so it is the path as
-	// written.
-	shutdown := url.URL{Scheme: u.Scheme, Host: u.Host, Path: *c.ShutdownEndpoint}
+	// An empty port is the scheme's default: "http://h:" is "http://h" (RFC
+	// 3986 §6.2.3). The endpoint holds no byte that a URL escapes, so it is
+	// the path as written.
+	shutdown := url.URL{Scheme: u.Scheme, Host: strings.TrimSuffix(u.Host, ":"), Path: *c.ShutdownEndpoint}
 	return shutdown.String(), nil
 }
 

@@ -166,7 +166,7 @@ func describeType(l *layout, v any, b values, docs docSet) (typeDef, error) {
 				md.dflt = strconv.FormatUint(*p, 10)
 			}
 		case *time.Time:
-			md.json, md.max = "integer", "9223372036854775807"
+			md.json, md.max = "integer", strconv.FormatInt(maxUnixSeconds, 10)
 		case *json.RawMessage:
 			md.nullable = true
 		default:
@@ -306,7 +306,7 @@ func jsonSchema(defs []typeDef) []byte {
 	w("  \"$schema\": \"https://json-schema.org/draft/2020-12/schema\",\n")
 	w("  \"$id\": %s,\n", quoteJSON(schemaID))
 	w("  \"title\": \"The rbee daemon lifecycle contract\",\n")
-	w("  \"description\": %s,\n", quoteJSON("The messages of the rbee daemon lifecycle contract, one definition each under $defs: refer to #/$defs/DaemonHandle and the others. "+generatedNote+" The schema is looser than the Go decoder: it cannot reject a repeated name, an integer written as 1.0, a lone surrogate escape, nor metadata that a Rust peer cannot read (a number infinite as a 64-bit float, nesting deeper than 127 levels). Validate's rules are not in it."))
+	w("  \"description\": %s,\n", quoteJSON("The messages of the rbee daemon lifecycle contract, one definition each under $defs: refer to #/$defs/DaemonHandle and the others. "+generatedNote+" The schema is looser than the Go decoder: it cannot reject a repeated name, an integer written as 1.0 or -0, a lone surrogate escape, nor metadata that a Rust peer cannot read (a number infinite as a 64-bit float, nesting deeper than 127 levels). Validate's rules are not in it."))
 	w("  \"$defs\": {\n")
 	for i, def := range defs {
 		w("    %s: {\n", quoteJSON(def.name))

@@ -28,6 +28,7 @@ var decodeSentinels = map[string]error{
 	"ErrNotObject":     daemoncontract.ErrNotObject,
 	"ErrTrailingData":  daemoncontract.ErrTrailingData,
 	"ErrInvalidValue":  daemoncontract.ErrInvalidValue,
+	"ErrSyntax":        daemoncontract.ErrSyntax,
 }
 
 // nest returns metadata nested n arrays deep.
@@ -53,6 +54,18 @@ var sentinelTests = []struct {
 	{"ErrOutOfRange", "ShutdownConfig", `{"daemon_name":"h","pid":-1}`, "pid"},
 	{"ErrOutOfRange", "ShutdownConfig", `{"daemon_name":"h","pid":4294967296}`, "pid"},
 	{"ErrOutOfRange", "InstallResult", `{"binary_path":"/b","install_time":9223372036854775808}`, "install_time"},
+	{"ErrOutOfRange", "InstallResult", `{"binary_path":"/b","install_time":9223371974719179008}`, "install_time"},
+	{"ErrOutOfRange", "InstallResult", `{"binary_path":"/b","install_time":9223372036854775807}`, "install_time"},
+	{"ErrOutOfRange", "ShutdownConfig", `{"daemon_name":"h","pid":-9223372036854775808}`, "pid"},
+	// What serde_json reads as a float is the wrong type, as the reference
+	// reports it: -0, and integers beyond the 64-bit range.
+	{"ErrWrongType", "ShutdownConfig", `{"daemon_name":"h","pid":-0}`, "pid"},
+	{"ErrWrongType", "ShutdownConfig", `{"daemon_name":"h","pid":-0.0}`, "pid"},
+	{"ErrWrongType", "InstallResult", `{"binary_path":"/b","install_time":-0}`, "install_time"},
+	{"ErrWrongType", "ShutdownConfig", `{"daemon_name":"h","pid":7,"graceful_timeout_secs":-0}`, "graceful_timeout_secs"},
+	{"ErrWrongType", "DaemonHandle", `{"daemon_name":"q","started_by_us":true,"base_url":"http://x","pid":-0}`, "pid"},
+	{"ErrWrongType", "ShutdownConfig", `{"daemon_name":"h","pid":18446744073709551616}`, "pid"},
+	{"ErrWrongType", "ShutdownConfig", `{"daemon_name":"h","pid":-9223372036854775809}`, "pid"},
 	{"ErrOutOfRange", "StatusResponse", `{"id":"w","is_running":true,"metadata":[1e400]}`, "metadata"},
 	{"ErrOutOfRange", "StatusResponse", `{"id":"w","is_running":true,"metadata":` + nest(127) + `}`, "metadata"},
 	{"ErrDuplicateName", "StatusRequest", `{"id":"a","id":"b"}`, "id"},
@@ -93,6 +106,57 @@ func TestSentinels(t *testing.T) {
 			require.True(t, ok, "%s: %q: %v", cd.name, tt.in, err)
 			assert.Equal(t, tt.field, fe.Field, "%s: %q", cd.name, tt.in)
 			assert.Equal(t, tt.typ, fe.Type, "%s: %q", cd.name, tt.in)
+		}
+	}
+}
+
+func TestSyntaxErrorsHaveACase(t *testing.T) {
+	// A syntax error that the contract sees is a *FieldError marked
+	// ErrSyntax, naming the member it is in. encoding/json checks the
+	// whole input first, and reports it as its own *json.SyntaxError,
+	// before the contract sees the message (as the README says).
+	for _, in := range syntaxErrorInputs {
+		for _, cd := range allCodecs[1:] {
+			if strings.TrimSpace(in) == "" && cd.name != "methods" {
+				continue // encoding/json/v2 reads the first token itself, and finds none
+			}
+			want := "ErrSyntax"
+			if in == `{"id":01}` {
+				// The decoder reads the value 0, which is not a string,
+				// before it meets the stray 1.
+				want = "ErrWrongType"
+			}
+			err := cd.unmarshal([]byte(in), new(daemoncontract.StatusRequest))
+			for name, sentinel := range decodeSentinels {
+				assert.Equal(t, name == want, errors.Is(err, sentinel), "%s: %q: errors.Is(%v, %s)", cd.name, in, err, name)
+			}
+		}
+	}
+	tests := []struct{ in, field string }{
+		{`{"id":"w","x":[1,}`, "x"},
+		{`{"id":[1,]}`, "id"},
+		{`{"id":"w",}`, ""},
+		{`{"id":"w"`, ""},
+		{`{"id":"w" "job_id":"j"}`, ""},
+		{`{"id":tru}`, "id"},
+		{`{`, ""},
+	}
+	for _, tt := range tests {
+		for _, cd := range allCodecs {
+			var r daemoncontract.StatusRequest
+			err := cd.unmarshal([]byte(tt.in), &r)
+			require.Error(t, err, "%s: %s", cd.name, tt.in)
+			if cd.name == "json" {
+				assert.IsType(t, &json.SyntaxError{}, err, "%s: %s", cd.name, tt.in)
+				continue
+			}
+			for name, sentinel := range decodeSentinels {
+				assert.Equal(t, name == "ErrSyntax", errors.Is(err, sentinel), "%s: %s: errors.Is(%v, %s)", cd.name, tt.in, err, name)
+			}
+			fe, ok := errors.AsType[*daemoncontract.FieldError](err)
+			require.True(t, ok, "%s: %q: %v", cd.name, tt.in, err)
+			assert.Equal(t, tt.field, fe.Field, "%s: %s", cd.name, tt.in)
+			assert.Equal(t, daemoncontract.StatusRequest{}, r, "%s: %s: unchanged", cd.name, tt.in)
 		}
 	}
 }

@@ -67,8 +67,9 @@ func (c *ShutdownConfig) values() values {
 // Validate reports whether c is safe to act on. It returns nil, or a
 // *FieldError for each broken rule, joined with [errors.Join]:
 //
-//   - daemon_name must be a name: 1 to 64 characters of A-Z a-z 0-9 . _ -,
-//     starting with a letter or digit;
+//   - daemon_name must be a name: 1 to 128 characters of A-Z a-z 0-9 . _ -
+//     @ +, starting with a letter or digit, not ending in '.', and not a
+//     Windows device name (CON, NUL.exe, COM1...);
 //   - pid must be in 2..2147483647: kill(2) reads 0 as the caller's own
 //     process group; 1 is init, which no tool started and which ends a
 //     container when signalled inside it; a larger value, converted to a
@@ -77,8 +78,9 @@ func (c *ShutdownConfig) values() values {
 //   - graceful_timeout_secs must be at most 9223372036, the longest
 //     time.Duration in seconds;
 //   - job_id, when present, must be 1 to 256 bytes without a control
-//     character (C0, DEL or C1), a Unicode format character (Cf) or a line
-//     or paragraph separator.
+//     character (C0, DEL or C1), a Unicode format character (Cf), a line
+//     or paragraph separator or a default-ignorable code point, and not
+//     only white space.
 //
 // Decode, then Validate, then act.
 func (c ShutdownConfig) Validate() error { return validate(shutdownConfigLayout, c.values()) }

@@ -34,9 +34,11 @@ func (r *StatusRequest) values() values {
 
 // Validate reports whether r is safe to act on. It returns nil, or a
 // *FieldError for each broken rule, joined with [errors.Join]: id, and
-// job_id when present, must be 1 to 256 bytes of valid UTF-8 without a
-// control character (C0, DEL or C1), a Unicode format character (Cf) or a
-// line or paragraph separator.
+// job_id when present, must be identifiers of 1 to 256 bytes of valid UTF-8
+// without a control character (C0, DEL or C1), a Unicode format character
+// (Cf), a line or paragraph separator or a default-ignorable code point
+// (which displays as nothing), and not only white space or blank characters
+// (U+2800).
 func (r StatusRequest) Validate() error { return validate(statusRequestLayout, r.values()) }
 
 // MarshalJSONTo implements [encoding/json/v2.MarshalerTo]. encoding/json (v1)
@@ -111,9 +113,12 @@ func (r *StatusResponse) values() values {
 // Validate reports whether r is safe to act on. It returns nil, or a
 // *FieldError for each broken rule, joined with [errors.Join]:
 //
-//   - id must be 1 to 256 bytes, and health_status, when present, 1 to 1024
-//     bytes, of valid UTF-8 without a control character (C0, DEL or C1), a
-//     Unicode format character (Cf) or a line or paragraph separator;
+//   - id must be an identifier of 1 to 256 bytes, as in StatusRequest;
+//   - health_status, when present, is free text of 1 to 1024 bytes of
+//     valid UTF-8 without a control character (C0, DEL or C1), a Unicode
+//     format character (Cf) or a line or paragraph separator, but for
+//     U+200C and U+200D, the joiners that Persian, the Indic scripts and
+//     emoji sequences need;
 //   - metadata, when present (non-empty), must be valid JSON (one value,
 //     valid UTF-8, no repeated names) that a Rust peer reads (no number
 //     infinite as a 64-bit float, no nesting deeper than 126 levels). What

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"path"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -83,22 +85,39 @@ func TestDaemonHandleValidate(t *testing.T) {
 		{"pid 4294967295", h("q", "http://x", new(uint32(math.MaxUint32))), []string{"pid"}},
 		{"process identity with its pid", h("rbee-hive", "http://localhost:7835", new(uint32(4242))).WithProcessIdentity(id), nil},
 		{"process identity of another system", h("q", "http://x", new(uint32(4242))).WithProcessIdentity("freebsd:1234:5678"), nil},
-		{"process identity of 128 bytes", h("q", "http://x", new(uint32(4242))).WithProcessIdentity(strings.Repeat("~", 128)), nil},
+		{"process identity of 128 bytes", h("q", "http://x", new(uint32(4242))).WithProcessIdentity("freebsd:" + strings.Repeat("~", 120)), nil},
 		{"process identity without a pid", h("q", "http://x", nil).WithProcessIdentity(id), []string{"process_identity"}},
 		{"process identity on an already-running handle", daemoncontract.AlreadyRunning("q", "http://x").WithProcessIdentity(id), []string{"process_identity"}},
 		{"empty process identity", h("q", "http://x", new(uint32(4242))).WithProcessIdentity(""), []string{"process_identity"}},
-		{"process identity of 129 bytes", h("q", "http://x", new(uint32(4242))).WithProcessIdentity(strings.Repeat("a", 129)), []string{"process_identity"}},
+		{"process identity of 129 bytes", h("q", "http://x", new(uint32(4242))).WithProcessIdentity("freebsd:" + strings.Repeat("a", 121)), []string{"process_identity"}},
 		{"space in process identity", h("q", "http://x", new(uint32(4242))).WithProcessIdentity("linux: 1"), []string{"process_identity"}},
 		{"newline in process identity", h("q", "http://x", new(uint32(4242))).WithProcessIdentity("linux:1\n"), []string{"process_identity"}},
 		{"non-ASCII process identity", h("q", "http://x", new(uint32(4242))).WithProcessIdentity("linux:é"), []string{"process_identity"}},
 		{"DEL in process identity", h("q", "http://x", new(uint32(4242))).WithProcessIdentity("linux:\x7f"), []string{"process_identity"}},
+		{"base_url with a path", h("q", "http://localhost:7833/rbee/", nil), nil},
+		{"base_url with dots inside segments", h("q", "http://h/v1.0/..a/a../.well-known/.../%2e%2e%2e", nil), nil},
+		{"base_url with a query", h("q", "http://localhost:7833?x=/", nil), []string{"base_url"}},
+		{"base_url with an empty query", h("q", "http://localhost:7833/?", nil), []string{"base_url"}},
+		{"base_url with a fragment", h("q", "http://localhost:7833#/", nil), []string{"base_url"}},
+		{"base_url with an empty fragment", h("q", "http://localhost:7833/#", nil), []string{"base_url"}},
+		{"base_url with ..", h("q", "http://localhost:7833/../../admin", nil), []string{"base_url"}},
+		{"base_url ending in ..", h("q", "http://localhost:7833/a/..", nil), []string{"base_url"}},
+		{"base_url with .", h("q", "http://localhost:7833/./", nil), []string{"base_url"}},
+		{"base_url with %2e%2e", h("q", "http://localhost:7833/%2e%2e/admin", nil), []string{"base_url"}},
+		{"base_url with .%2E", h("q", "http://localhost:7833/.%2E/admin", nil), []string{"base_url"}},
+		{"base_url with %2E.", h("q", "http://localhost:7833/a/%2E./admin", nil), []string{"base_url"}},
+		{"base_url with %2e", h("q", "http://localhost:7833/%2e/", nil), []string{"base_url"}},
+		{"base_url with a backslash", h("q", `http://localhost:7833/a\..\admin`, nil), []string{"base_url"}},
 		{"every rule at once", h("", "http://:80", new(uint32(0))).WithProcessIdentity(""), []string{"daemon_name", "base_url", "pid", "process_identity"}},
 		{"zero handle", daemoncontract.DaemonHandle{}, []string{"daemon_name", "base_url"}},
 	})
 }
 
 // The ordinary names of the rbee ecosystem, which every name rule accepts.
-var ordinaryNames = []string{"queen-rbee", "rbee-hive", "llm-worker-rbee-cpu", "vllm-worker", "rbee-hive.exe", "w1", "A_b.c-9"}
+var ordinaryNames = []string{"queen-rbee", "rbee-hive", "llm-worker-rbee-cpu", "vllm-worker", "rbee-hive.exe", "w1", "A_b.c-9",
+	"llm-worker-rbee@gpu0", "rbee-hive+cuda12", "a@b+c", "queen.rbee", strings.Repeat("w", 128),
+	// Neighbours of the Windows device names, which are not devices.
+	"CONSOLE", "CON-1", "COM10", "LPT", "COMA", "NULL", "nul_x", "conn.exe", "x.con", "AUXILIARY", "com1x", "PRN2"}
 
 // Names that every name rule rejects, and why.
 var badNames = []struct{ name, why string }{
@@ -118,7 +137,24 @@ var badNames = []struct{ name, why string }{
 	{"rbee-hivé", "outside ASCII"},
 	{"ｒｂｅｅ", "full-width look-alikes"},
 	{"a:b", "a colon"},
-	{strings.Repeat("a", 65), "longer than 64 bytes"},
+	{strings.Repeat("a", 129), "longer than 128 bytes"},
+	{"@gpu0", "a leading @"},
+	{"+cuda", "a leading +"},
+	{"queen-rbee.", "a trailing dot, which Windows drops"},
+	{"queen-rbee..", "two trailing dots"},
+	{"CON", "a Windows device"},
+	{"con", "a Windows device, in any case"},
+	{"NUL.exe", "a Windows device with an extension"},
+	{"nul.tar.gz", "a Windows device with two extensions"},
+	{"PRN", "a Windows device"},
+	{"Aux", "a Windows device"},
+	{"COM1", "a Windows device"},
+	{"com9.exe", "a Windows device"},
+	{"COM0", "a Windows device (Microsoft lists COM0)"},
+	{"LPT1", "a Windows device"},
+	{"lpt0.txt", "a Windows device"},
+	{"Lpt9", "a Windows device"},
+	{"a\u200bb", "a zero-width space"},
 }
 
 func TestNameRules(t *testing.T) {
@@ -139,7 +175,7 @@ func TestNameRules(t *testing.T) {
 		for _, n := range ordinaryNames {
 			assert.NoError(t, make(n).Validate(), "%s %q", typ, n)
 		}
-		assert.NoError(t, make(strings.Repeat("a", 64)).Validate(), "%s: 64 bytes", typ)
+		assert.NoError(t, make(strings.Repeat("a", 128)).Validate(), "%s: 128 bytes", typ)
 		for _, bad := range badNames {
 			err := make(bad.name).Validate()
 			assert.Contains(t, brokenFields(t, typ, err), fields[typ], "%s %q: %s", typ, bad.name, bad.why)
@@ -147,46 +183,130 @@ func TestNameRules(t *testing.T) {
 	}
 }
 
+// textMember is one string member of a contract type, made from a string
+// that is added to a value its other rules accept.
+type textMember struct {
+	typ, field string
+	make       func(s string) validator
+}
+
+// identifierMembers are string members that hold identifiers: each makes
+// a value its other rules accept, with s inside it.
+var identifierMembers = []textMember{
+	{"StatusRequest", "id", func(s string) validator { return daemoncontract.StatusRequest{ID: "w" + s} }},
+	{"StatusRequest", "job_id", func(s string) validator { return daemoncontract.StatusRequest{ID: "w", JobID: new("j" + s)} }},
+	{"InstallConfig", "target_path", func(s string) validator {
+		return daemoncontract.InstallConfig{BinaryName: "x", TargetPath: new("/opt/a" + s + "b")}
+	}},
+	{"InstallResult", "binary_path", func(s string) validator {
+		return daemoncontract.InstallResult{BinaryPath: "/opt/a" + s + "b", InstallTime: time.Unix(1, 0)}
+	}},
+	{"UninstallConfig", "install_path", func(s string) validator {
+		return daemoncontract.UninstallConfig{DaemonName: "q", InstallPath: "/opt/a" + s + "b/q"}
+	}},
+	{"HttpDaemonConfig", "health_url", func(s string) validator {
+		return daemoncontract.HttpDaemonConfig{DaemonName: "q", HealthURL: "http://h/health?x=" + s}
+	}},
+	{"DaemonHandle", "base_url", func(s string) validator { return daemoncontract.AlreadyRunning("q", "http://h/a"+s) }},
+}
+
+// freeTextMembers are string members that hold words for people.
+var freeTextMembers = []textMember{
+	{"StatusResponse", "health_status", func(s string) validator {
+		return daemoncontract.StatusResponse{ID: "w", HealthStatus: new("200 OK" + s)}
+	}},
+}
+
 func TestControlCharacters(t *testing.T) {
 	// No string member may hold a C0 control, DEL or a C1 control, nor a
-	// Unicode format character or separator; each type is tried through a
-	// member whose other rules the value passes.
+	// Unicode format character or separator, but for the two joiners that
+	// free text keeps.
 	controls := []string{"\x00", "\x01", "\t", "\n", "\r", "\x1b", "\x1f", "\x7f", "\u0080", "\u0085", "\u009b", "\u009f",
-		// Unicode format characters and separators, which reorder, hide
-		// or break text: bidi overrides and isolates, zero-width
-		// characters, the byte order mark, line and paragraph separators.
-		"\u202e", "\u202a", "\u2066", "\u061c", "\u200b", "\u200d", "\ufeff", "\u2028", "\u2029"}
-	allowed := []string{" ", "~", "\u00a0", "é", "😀", "漢字"} // printable, or not a control
-	fields := []struct {
-		typ, field string
-		make       func(s string) validator
-	}{
-		{"StatusRequest", "id", func(s string) validator { return daemoncontract.StatusRequest{ID: "w" + s} }},
-		{"StatusRequest", "job_id", func(s string) validator { return daemoncontract.StatusRequest{ID: "w", JobID: new("j" + s)} }},
-		{"StatusResponse", "health_status", func(s string) validator {
-			return daemoncontract.StatusResponse{ID: "w", HealthStatus: new("200 OK" + s)}
-		}},
-		{"InstallConfig", "target_path", func(s string) validator {
-			return daemoncontract.InstallConfig{BinaryName: "x", TargetPath: new("/opt/a" + s + "b")}
-		}},
-		{"InstallResult", "binary_path", func(s string) validator {
-			return daemoncontract.InstallResult{BinaryPath: "/opt/a" + s + "b", InstallTime: time.Unix(1, 0)}
-		}},
-		{"HttpDaemonConfig", "health_url", func(s string) validator {
-			return daemoncontract.HttpDaemonConfig{DaemonName: "q", HealthURL: "http://h/health?x=" + s}
-		}},
-	}
-	for _, f := range fields {
+		// Unicode format characters (Cf) and separators, which reorder,
+		// hide or break text: bidi overrides, embeddings, isolates and
+		// marks, zero-width characters, the byte order mark, the soft
+		// hyphen, a tag character (which smuggles invisible ASCII), line
+		// and paragraph separators.
+		"\u202e", "\u202a", "\u2066", "\u2069", "\u061c", "\u200e", "\u200f", "\u200b", "\u2060", "\ufeff", "\u00ad",
+		"\U000E0041", "\U000E0001", "\u2028", "\u2029"}
+	// The joiners, which identifiers refuse and free text keeps.
+	joiners := []string{"\u200c", "\u200d"}
+	// Default-ignorable code points that are not Cf: they display as
+	// nothing, so identifiers refuse them.
+	ignorables := []string{"\u034f", "\ufe00", "\ufe0f", "\U000E0100", "\U000E01EF", "\u3164", "\u115f", "\u1160", "\uffa0",
+		"\u180b", "\u180f", "\u17b4", "\u17b5", "\u2065", "\ufff0", "\U000E0000", "\U000E0FFF"}
+	allowed := []string{" ", "~", "\u00a0", "é", "😀", "漢字", "ワーカー", "\u2800", "e\u0301"} // printable, and not ignorable
+	for _, f := range slices.Concat(identifierMembers, freeTextMembers) {
 		for _, c := range controls {
 			assert.Equal(t, []string{f.field}, brokenFields(t, f.typ, f.make(c).Validate()), "%s.%s with %q", f.typ, f.field, c)
 		}
 		for _, c := range allowed {
-			if f.field == "health_url" {
+			if strings.Contains(f.field, "url") {
 				continue // a URL has rules of its own about spaces and the like
 			}
 			assert.NoError(t, f.make(c).Validate(), "%s.%s with %q", f.typ, f.field, c)
 		}
 	}
+	for _, f := range identifierMembers {
+		for _, c := range slices.Concat(joiners, ignorables) {
+			err := f.make(c).Validate()
+			assert.Equal(t, []string{f.field}, brokenFields(t, f.typ, err), "%s.%s with %q", f.typ, f.field, c)
+		}
+	}
+	for _, f := range freeTextMembers {
+		for _, c := range slices.Concat(joiners, ignorables) {
+			assert.NoError(t, f.make(c).Validate(), "%s.%s with %q", f.typ, f.field, c)
+		}
+	}
+}
+
+func TestFreeTextInHumanLanguages(t *testing.T) {
+	// health_status is free text: the joiners and variation selectors
+	// that human languages and emoji sequences need pass.
+	for _, status := range []string{
+		"سرور در حال اجرا است، می\u200cتوانید وصل شوید", // Persian, with ZWNJ
+		"क्\u200dष सक्रिय है",                           // Devanagari, with ZWJ
+		"ready 👨\u200d👩\u200d👧 ❤\ufe0f 👍🏽",              // an emoji ZWJ sequence, an emoji presentation selector, a skin tone
+		"健康", "200 OK", "Größe: 12 GiB",
+	} {
+		r := daemoncontract.StatusResponse{ID: "w", HealthStatus: new(status)}
+		assert.NoError(t, r.Validate(), "%q", status)
+	}
+}
+
+func TestIdentifiersThatLookEmpty(t *testing.T) {
+	// An identifier of white space or blank characters only looks empty:
+	// refused, like "". With anything visible beside, it passes.
+	blank := []string{" ", "  ", "\u00a0\u00a0", "\u2800", "\u3000", " \u2800 ", "\u2800\u2800", "\u2003", "\u3164", "\u115f\u1160"}
+	visible := []string{"a ", " a", "\u2800a", "w\u00a01"}
+	for _, s := range blank {
+		assert.Equal(t, []string{"id"}, brokenFields(t, "StatusRequest", daemoncontract.StatusRequest{ID: s}.Validate()), "id %q", s)
+		assert.Equal(t, []string{"job_id"}, brokenFields(t, "StatusRequest", daemoncontract.StatusRequest{ID: "w", JobID: new(s)}.Validate()), "job_id %q", s)
+	}
+	for _, s := range visible {
+		assert.NoError(t, daemoncontract.StatusRequest{ID: s, JobID: new(s)}.Validate(), "%q", s)
+	}
+}
+
+func TestOrdinaryIdentifiers(t *testing.T) {
+	// What real deployments send passes.
+	for _, id := range []string{"ワーカー1", "job:2024-01-01T00:00:00Z", "workstation", "gpu-box-01.lan/worker-3", "作业-7", "José's hive"} {
+		assert.NoError(t, daemoncontract.StatusRequest{ID: id, JobID: new(id)}.Validate(), "%q", id)
+	}
+}
+
+// longPath returns an absolute path of exactly n bytes, n >= 2, of
+// elements of at most 200 bytes.
+func longPath(n int) string {
+	var b strings.Builder
+	for b.Len() < n {
+		elem := min(200, n-b.Len()-1)
+		if elem == 0 { // a lone "/" would be left: lengthen the last element
+			return b.String()[:b.Len()-1] + "aa"
+		}
+		b.WriteString("/" + strings.Repeat("a", elem))
+	}
+	return b.String()
 }
 
 func TestLengthCaps(t *testing.T) {
@@ -206,11 +326,22 @@ func TestLengthCaps(t *testing.T) {
 			daemoncontract.AlreadyRunning("q", "http://h/"+pad(2048-9)),
 			daemoncontract.AlreadyRunning("q", "http://h/"+pad(2048-8)), "DaemonHandle", "base_url"},
 		{"target_path: 4096 bytes",
-			daemoncontract.InstallConfig{BinaryName: "x", TargetPath: new("/" + pad(4095))},
-			daemoncontract.InstallConfig{BinaryName: "x", TargetPath: new("/" + pad(4096))}, "InstallConfig", "target_path"},
+			daemoncontract.InstallConfig{BinaryName: "x", TargetPath: new(longPath(4096))},
+			daemoncontract.InstallConfig{BinaryName: "x", TargetPath: new(longPath(4097))}, "InstallConfig", "target_path"},
 		{"install_path: 4096 bytes",
-			daemoncontract.UninstallConfig{DaemonName: "q", InstallPath: "/" + pad(4093) + "/q"},
-			daemoncontract.UninstallConfig{DaemonName: "q", InstallPath: "/" + pad(4094) + "/q"}, "UninstallConfig", "install_path"},
+			daemoncontract.UninstallConfig{DaemonName: "q", InstallPath: longPath(4094) + "/q"},
+			daemoncontract.UninstallConfig{DaemonName: "q", InstallPath: longPath(4095) + "/q"}, "UninstallConfig", "install_path"},
+		{"binary_path element: 255 bytes",
+			daemoncontract.InstallConfig{BinaryName: "x", BinaryPath: new("/opt/" + pad(255))},
+			daemoncontract.InstallConfig{BinaryName: "x", BinaryPath: new("/opt/" + pad(256))}, "InstallConfig", "binary_path"},
+		{"target_path element: 255 bytes",
+			daemoncontract.InstallConfig{BinaryName: "x", TargetPath: new("/" + pad(255) + "/bin")},
+			daemoncontract.InstallConfig{BinaryName: "x", TargetPath: new("/" + pad(256) + "/bin")}, "InstallConfig", "target_path"},
+		{"binary_path element: 255 bytes, in characters of two bytes",
+			daemoncontract.InstallResult{BinaryPath: "/opt/" + strings.Repeat("é", 127) + "a", InstallTime: time.Unix(1, 0)},
+			daemoncontract.InstallResult{BinaryPath: "/opt/" + strings.Repeat("é", 128), InstallTime: time.Unix(1, 0)}, "InstallResult", "binary_path"},
+		{"name: 128 bytes",
+			daemoncontract.NewShutdownConfig(pad(128), 4242), daemoncontract.NewShutdownConfig(pad(129), 4242), "ShutdownConfig", "daemon_name"},
 		{"shutdown_endpoint: 256 bytes",
 			daemoncontract.HttpDaemonConfig{DaemonName: "q", HealthURL: "http://h", ShutdownEndpoint: new("/" + pad(255))},
 			daemoncontract.HttpDaemonConfig{DaemonName: "q", HealthURL: "http://h", ShutdownEndpoint: new("/" + pad(256))}, "HttpDaemonConfig", "shutdown_endpoint"},
@@ -220,7 +351,7 @@ func TestLengthCaps(t *testing.T) {
 			assert.NoError(t, tt.ok.Validate())
 			err := tt.tooBig.Validate()
 			assert.Equal(t, []string{tt.field}, brokenFields(t, tt.typ, err))
-			assert.ErrorContains(t, err, "must be at most")
+			assert.Regexp(t, `must (be at most \d+ bytes|have no element longer than 255 bytes|be a name of 1 to 128 characters)`, err.Error())
 		})
 	}
 }
@@ -277,7 +408,8 @@ func TestHttpDaemonConfigValidate(t *testing.T) {
 		{"port 65536", c("http://h:65536/health", nil), []string{"health_url"}},
 		{"port 99999", c("http://h:99999/health", nil), []string{"health_url"}},
 		{"port with a leading zero", c("http://h:07833/health", nil), []string{"health_url"}},
-		{"empty port", c("http://h:/health", nil), []string{"health_url"}},
+		{"empty port, the default", c("http://localhost:/health", nil), nil},
+		{"empty port after an IPv6 address", c("http://[::1]:/health", nil), nil},
 		{"IPv6 without brackets", c("http://::1:7833/health", nil), []string{"health_url"}},
 		{"IPv4 in brackets", c("http://[127.0.0.1]:7833/health", nil), []string{"health_url"}},
 		{"text after the IPv6 brackets", c("http://[::1]x/health", nil), []string{"health_url"}},
@@ -296,7 +428,21 @@ func TestHttpDaemonConfigValidate(t *testing.T) {
 		{"an IPv4 address with a trailing dot", c("http://127.0.0.1.:7833/health", nil), []string{"health_url"}},
 		{"a name whose last label is a number", c("http://example.123/health", nil), []string{"health_url"}},
 		{"a name that starts with a digit", c("http://1host:7833/health", nil), nil},
-		{"endpoint root", c(health, new("/")), nil},
+		// Hosts are DNS names (RFC 1035, RFC 1123), or IP addresses that
+		// name a peer (see TestHosts).
+		{"endpoint root", c(health, new("/")), []string{"shutdown_endpoint"}},
+		{"endpoint of a well-known path", c(health, new("/.well-known/rbee/shutdown")), nil},
+		{"endpoint beside health_url's path", c(health, new("/healthz")), nil},
+		{"endpoint below health_url's path", c(health, new("/health/stop")), nil},
+		{"endpoint that is health_url's path", c(health, new("/health")), []string{"shutdown_endpoint"}},
+		{"endpoint that is health_url's path with a trailing slash", c(health, new("/health/")), []string{"shutdown_endpoint"}},
+		{"endpoint that is health_url's path with a doubled slash", c(health, new("/health//")), []string{"shutdown_endpoint"}},
+		{"endpoint that is health_url's path, escaped", c("http://h/%68ealth", new("/health")), []string{"shutdown_endpoint"}},
+		{"endpoint that is health_url's path, with dot segments", c("http://h/x/../health", new("/health")), []string{"shutdown_endpoint"}},
+		{"endpoint that is health_url's path, doubled slashes", c("http://h//v1//health", new("/v1/health")), []string{"shutdown_endpoint"}},
+		{"endpoint that is health_url's path, before its query", c("http://h/health?full=1", new("/health")), []string{"shutdown_endpoint"}},
+		{"endpoint of a health_url without a path", c("http://h", new("/v1/shutdown")), nil},
+		{"endpoint and a health_url that is invalid: one error", c("http://:80/health", new("/health")), []string{"health_url"}},
 		{"endpoint with unreserved characters", c(health, new("/v1/shut-down_now.v2~x")), nil},
 		{"endpoint with dots in a name", c(health, new("/v1/..shutdown./x.y")), nil},
 		{"endpoint empty", c(health, new("")), []string{"shutdown_endpoint"}},
@@ -342,7 +488,8 @@ func TestInstallConfigValidate(t *testing.T) {
 		{"name ..", c("..", nil, nil), []string{"binary_name"}},
 		{"name with NUL", c("sh\x00", nil, nil), []string{"binary_name"}},
 		{"name that is an option", c("-rf", nil, nil), []string{"binary_name"}},
-		{"root target", c("x", nil, new("/")), nil},
+		{"root target", c("x", nil, new("/")), []string{"target_path"}},
+		{"target with a trailing slash", c("x", nil, new("/usr/local/bin/")), nil},
 		{"relative binary_path", c("x", new("target/release/x"), nil), []string{"binary_path"}},
 		{"binary_path with ..", c("x", new("/usr/../etc/x"), nil), []string{"binary_path"}},
 		{"binary_path with trailing slash", c("x", new("/usr/bin/"), nil), []string{"binary_path"}},
@@ -364,7 +511,10 @@ func TestUninstallConfigValidate(t *testing.T) {
 	runValidateCases(t, "UninstallConfig", []validateCase{
 		{"valid", c("/home/u/.local/bin/queen-rbee"), nil},
 		{"Windows binary", c("/opt/rbee/queen-rbee.exe"), nil},
-		{"directly under the root", c("/queen-rbee"), nil},
+		{"directly under the root", c("/queen-rbee"), []string{"install_path"}},
+		{"a whole directory named as the daemon", daemoncontract.UninstallConfig{DaemonName: "usr", InstallPath: "/usr"}, []string{"install_path"}},
+		{"the homes, named as the daemon", daemoncontract.UninstallConfig{DaemonName: "home", InstallPath: "/home"}, []string{"install_path"}},
+		{"a name that policy must refuse", daemoncontract.UninstallConfig{DaemonName: "bin", InstallPath: "/usr/local/bin"}, nil},
 		{"root", c("/"), []string{"install_path"}},
 		{"double slash root", c("//"), []string{"install_path"}},
 		{"a system directory", c("/usr"), []string{"install_path"}},
@@ -391,10 +541,13 @@ func TestInstallResultValidate(t *testing.T) {
 	}
 	runValidateCases(t, "InstallResult", []validateCase{
 		{"valid", r("/usr/local/bin/rbee-hive", time.Unix(1700000000, 0)), nil},
-		{"the epoch", r("/b", time.Unix(0, 0)), nil},
-		{"largest time", r("/b", time.Unix(math.MaxInt64, 0)), nil},
-		{"before the epoch", r("/b", time.Unix(-1, 0)), []string{"install_time"}},
-		{"zero time", r("/b", time.Time{}), []string{"install_time"}},
+		{"the epoch", r("/opt/b", time.Unix(0, 0)), nil},
+		{"largest time", r("/opt/b", time.Unix(9223371974719179007, 0)), nil},
+		{"a time that wraps around before year 1", r("/opt/b", time.Unix(9223371974719179008, 0)), []string{"install_time"}},
+		{"int64 seconds, which wrap around", r("/opt/b", time.Unix(math.MaxInt64, 0)), []string{"install_time"}},
+		{"before the epoch", r("/opt/b", time.Unix(-1, 0)), []string{"install_time"}},
+		{"zero time", r("/opt/b", time.Time{}), []string{"install_time"}},
+		{"top-level binary_path", r("/b", time.Unix(0, 0)), []string{"binary_path"}},
 		{"relative path", r("b", time.Unix(0, 0)), []string{"binary_path"}},
 		{"unclean path", r("/a/../b", time.Unix(0, 0)), []string{"binary_path"}},
 		{"every rule at once", r("", time.Time{}), []string{"binary_path", "install_time"}},
@@ -432,7 +585,18 @@ func TestValidateErrorText(t *testing.T) {
 	assert.EqualError(t, err, `daemoncontract: ShutdownConfig: field "pid": must be a process ID in 2..2147483647, got 1, which is init: no tool started it, and signalling it inside a container ends the container`)
 
 	err = daemoncontract.InstallConfig{BinaryName: "../../bin/sh"}.Validate()
-	assert.EqualError(t, err, `daemoncontract: InstallConfig: field "binary_name": must be a bare file name of 1 to 64 characters from A-Z a-z 0-9 . _ -, starting with a letter or digit, got "../../bin/sh"`)
+	assert.EqualError(t, err, `daemoncontract: InstallConfig: field "binary_name": must be a bare file name of 1 to 128 characters from A-Z a-z 0-9 . _ - @ +, starting with a letter or digit, got "../../bin/sh"`)
+
+	// The value as sent, with its user information hidden: not a URL
+	// rewritten into one that looks valid.
+	err = daemoncontract.HttpDaemonConfig{DaemonName: "q", HealthURL: "http://127.0.0.1:7833@evil.example"}.Validate()
+	assert.EqualError(t, err, `daemoncontract: HttpDaemonConfig: field "health_url": must not contain user information before the host (user@ or user:password@): it hides the real host, and puts credentials in logs; got "http://xxxxx@evil.example"`)
+
+	err = daemoncontract.HttpDaemonConfig{DaemonName: "q", HealthURL: "http://h/health", ShutdownEndpoint: new("/health")}.Validate()
+	assert.EqualError(t, err, `daemoncontract: HttpDaemonConfig: field "shutdown_endpoint": must not be the path of health_url, "/health": every health check would ask the daemon to stop`)
+
+	err = daemoncontract.AlreadyRunning("q", "http://[::ffff:127.0.0.1]:7833").Validate()
+	assert.EqualError(t, err, `daemoncontract: DaemonHandle: field "base_url": must not have an IPv4-mapped IPv6 address (::ffff:0:0/96): write an IPv4 address as four decimal numbers, got "http://[::ffff:127.0.0.1]:7833"`)
 
 	err = daemoncontract.UninstallConfig{DaemonName: "queen-rbee", InstallPath: "/etc/passwd"}.Validate()
 	assert.EqualError(t, err, `daemoncontract: UninstallConfig: field "install_path": must name the daemon's own binary, ending in /queen-rbee or /queen-rbee.exe (daemon_name), got "/etc/passwd"`)
@@ -482,7 +646,10 @@ func TestShutdownURL(t *testing.T) {
 		{"https://h/health?verbose=1#top", "/v1/shutdown", "https://h/v1/shutdown"},
 		{"http://[::1]:7835/a/b/health", "/stop", "http://[::1]:7835/stop"},
 		{"http://[fe80::1%25eth0]:7835/health", "/stop", "http://[fe80::1%25eth0]:7835/stop"},
-		{"http://h", "/", "http://h/"},
+		{"http://h", "/x", "http://h/x"},
+		// An empty port is the default port (RFC 3986 §6.2.3).
+		{"http://localhost:/health", "/v1/shutdown", "http://localhost/v1/shutdown"},
+		{"http://[::1]:/health", "/v1/shutdown", "http://[::1]/v1/shutdown"},
 		{"HTTP://h/health", "/x", "http://h/x"},
 		{"http://h/health", "/v1/shut-down_now.v2~x", "http://h/v1/shut-down_now.v2~x"},
 		{"http://h/health", "/a//b", "http://h/a//b"},
@@ -508,6 +675,17 @@ func TestShutdownURLErrors(t *testing.T) {
 	c = daemoncontract.HttpDaemonConfig{HealthURL: "http://:80/health", ShutdownEndpoint: new("/x/../y")}
 	_, err = c.ShutdownURL()
 	assert.Equal(t, []string{"health_url", "shutdown_endpoint"}, brokenFields(t, "HttpDaemonConfig", err))
+
+	// ShutdownURL applies Validate's rules for both members, the one that
+	// relates them too.
+	for _, endpoint := range []string{"/health", "/"} {
+		c = daemoncontract.HttpDaemonConfig{HealthURL: "http://h/health", ShutdownEndpoint: new(endpoint)}
+		_, err = c.ShutdownURL()
+		assert.Equal(t, []string{"shutdown_endpoint"}, brokenFields(t, "HttpDaemonConfig", err), endpoint)
+	}
+	c = daemoncontract.HttpDaemonConfig{HealthURL: "http://[::ffff:127.0.0.1]/health", ShutdownEndpoint: new("/x")}
+	_, err = c.ShutdownURL()
+	assert.Equal(t, []string{"health_url"}, brokenFields(t, "HttpDaemonConfig", err))
 	assert.False(t, errors.Is(err, daemoncontract.ErrNoShutdownEndpoint))
 
 	// However a WHATWG parser reads it, no password reaches the error.
@@ -554,4 +732,210 @@ func TestGracefulTimeout(t *testing.T) {
 		assert.Equal(t, tt.want, c.GracefulTimeout(), "%d seconds", tt.secs)
 	}
 	assert.Equal(t, 5*time.Second, daemoncontract.NewShutdownConfig("h", 1).GracefulTimeout())
+}
+
+func TestProcessIdentityForm(t *testing.T) {
+	// A token is <os>:<rest>; a linux: token is exactly what the kernel
+	// writes: linux:<boot_id>:<starttime> (proc(5), random(4)).
+	const boot = "0b2a0c47-1d8e-4b59-9c1e-4f3b2f7d9a10"
+	handle := func(id string) validator {
+		return daemoncontract.StartedByUs("q", "http://x", new(uint32(4242))).WithProcessIdentity(id)
+	}
+	good := []string{
+		"linux:" + boot + ":48213",
+		"linux:" + boot + ":0",
+		"linux:" + boot + ":1",
+		"linux:" + boot + ":18446744073709551615", // u64 max
+		"linux:00000000-0000-0000-0000-000000000000:7",
+		"freebsd:1234:5678",
+		"darwin2:x",
+		"windows:AbC-{x}:~!",
+		"z:1",
+	}
+	bad := map[string]string{
+		"linux::":                                       "no boot_id, no starttime",
+		"linux:" + boot:                                 "no starttime",
+		"linux:" + boot + ":":                           "an empty starttime",
+		"linux:not-a-boot-id:123":                       "a boot_id that is no UUID",
+		"linux:" + strings.ToUpper(boot) + ":1":         "an upper-case boot_id",
+		"linux:0b2a0c471d8e4b599c1e4f3b2f7d9a10:1":      "a boot_id without hyphens",
+		"linux:0b2a0c47-1d8e-4b59-9c1e-4f3b2f7d9a1:1":   "a boot_id one digit short",
+		"linux:0b2a0c47-1d8e-4b59-9c1e-4f3b2f7d9a10a:1": "a boot_id one digit long",
+		"linux:0b2a0c47-1d8e-4b59-9c1e+4f3b2f7d9a10:1":  "a boot_id with another separator",
+		"linux:0b2a0c47-1d8e-4b59-9c1e-4f3b2f7d9g10:1":  "a boot_id with a letter beyond f",
+		"linux:" + boot + ":0123":                       "a starttime with a leading zero",
+		"linux:" + boot + ":00":                         "a starttime of two zeros",
+		"linux:" + boot + ":18446744073709551616":       "a starttime beyond u64",
+		"linux:" + boot + ":-1":                         "a negative starttime",
+		"linux:" + boot + ":+1":                         "a starttime with a sign",
+		"linux:" + boot + ":1:2":                        "an extra field",
+		"linux:" + boot + ":0x10":                       "a hex starttime",
+		"LINUX:" + boot + ":1":                          "an upper-case os",
+		"Linux:x":                                       "an os with a capital",
+		":x":                                            "no os",
+		"x":                                             "no colon",
+		"x:":                                            "nothing after the os",
+		"1linux:x":                                      "an os that starts with a digit",
+		"lin_ux:x":                                      "an os with an underscore",
+		"lin-ux:x":                                      "an os with a hyphen",
+	}
+	for _, id := range good {
+		assert.NoError(t, handle(id).Validate(), id)
+	}
+	for id, why := range bad {
+		assert.Equal(t, []string{"process_identity"}, brokenFields(t, "DaemonHandle", handle(id).Validate()), "%q: %s", id, why)
+	}
+}
+
+func TestHosts(t *testing.T) {
+	// A host is a DNS name, an IPv4 address written as four decimal
+	// numbers, or an IPv6 address in its own plain form, that names a peer.
+	label63 := strings.Repeat("a", 63)
+	name253 := strings.Join([]string{label63, label63, label63, strings.Repeat("b", 61)}, ".") // 63*3+61+3 = 253
+	good := []string{
+		"localhost", "LOCALHOST", "gpu-box-01.lan", "gpu-box-01.lan.", "my_host", "rbee_hive", "_srv.example",
+		"a-b", "1host", "xn--bcher-kva.example", label63, label63 + ".example", name253, name253 + ".",
+		"127.0.0.1", "10.0.0.5", "1.0.0.0", "223.255.255.255", "255.255.255.254", "169.254.169.254",
+		"[::1]", "[2001:db8::1]", "[fe80::1%25enp3s0f0]", "[fe80::1%25eth0.1_x~-]", "[fe80::abcd]",
+		"[64:ff9b::7f00:1]", "[2002:7f00:1::]",
+	}
+	bad := map[string]string{
+		// IPv4 in IPv6 dress.
+		"[::ffff:127.0.0.1]":         "IPv4-mapped",
+		"[::ffff:7f00:1]":            "IPv4-mapped, in hex",
+		"[0:0:0:0:0:ffff:a9fe:a9fe]": "IPv4-mapped 169.254.169.254, the cloud metadata address",
+		"[::FFFF:10.0.0.1]":          "IPv4-mapped, upper case",
+		"[::127.0.0.1]":              "IPv4-compatible, deprecated",
+		"[::7f00:1]":                 "IPv4-compatible, in hex",
+		"[::2]":                      "IPv4-compatible 0.0.0.2",
+		"[::ffff:1.2.3.4%25eth0]":    "IPv4-mapped, with a zone",
+		// Addresses that name no peer.
+		"0.0.0.0":              "unspecified",
+		"0.1.2.3":              "this network, 0.0.0.0/8",
+		"[::]":                 "unspecified",
+		"[0:0:0:0:0:0:0:0]":    "unspecified, written out",
+		"255.255.255.255":      "limited broadcast",
+		"224.0.0.1":            "multicast",
+		"239.255.255.250":      "multicast, SSDP",
+		"[ff02::1]":            "multicast",
+		"[ff02::1%25eth0]":     "multicast, with a zone",
+		"[ff05::2]":            "multicast",
+		"[::1%25eth0]":         "a zone on loopback",
+		"[2001:db8::1%25eth0]": "a zone on a global address",
+		"[fec0::1%25eth0]":     "a zone on a site-local address",
+		// Names that are no DNS name.
+		"..":                    "empty labels",
+		".":                     "the root alone",
+		"-":                     "a label that is a hyphen",
+		"a..b":                  "an empty label",
+		".a":                    "a leading dot",
+		"a.":                    "", // a trailing dot is allowed: see good
+		"-a":                    "a label that starts with -",
+		"a-":                    "a label that ends with -",
+		"a.-b.c":                "an inner label that starts with -",
+		"a.b-.c":                "an inner label that ends with -",
+		strings.Repeat("a", 64): "a label of 64 bytes",
+		label63 + "." + strings.Repeat("c", 64) + ".x": "an inner label of 64 bytes",
+		name253 + "b":                   "a name of 254 bytes",
+		name253 + "b.":                  "a name of 254 bytes with a trailing dot",
+		strings.Repeat("a.", 149) + "a": "a name of 299 bytes",
+	}
+	delete(bad, "a.")
+	good = append(good, "a.")
+	for _, host := range good {
+		for _, u := range []string{"http://" + host + "/health", "https://" + host + ":7833/health"} {
+			assert.NoError(t, daemoncontract.HttpDaemonConfig{DaemonName: "q", HealthURL: u}.Validate(), u)
+			assert.NoError(t, daemoncontract.AlreadyRunning("q", strings.TrimSuffix(u, "/health")).Validate(), u)
+		}
+	}
+	for host, why := range bad {
+		u := "http://" + host + ":7833/health"
+		err := daemoncontract.HttpDaemonConfig{DaemonName: "q", HealthURL: u}.Validate()
+		assert.Equal(t, []string{"health_url"}, brokenFields(t, "HttpDaemonConfig", err), "%s: %s", u, why)
+		err = daemoncontract.AlreadyRunning("q", "http://"+host).Validate()
+		assert.Equal(t, []string{"base_url"}, brokenFields(t, "DaemonHandle", err), "%s: %s", host, why)
+	}
+}
+
+func TestPaths(t *testing.T) {
+	// Paths are absolute and clean, with elements of at most 255 bytes, no
+	// backslash, nothing under /proc, /sys or /dev; what an install writes
+	// or an uninstall removes is inside a directory.
+	source := func(p string) validator {
+		return daemoncontract.InstallConfig{BinaryName: "rbee-hive", BinaryPath: new(p)}
+	}
+	target := func(p string) validator {
+		return daemoncontract.InstallConfig{BinaryName: "rbee-hive", TargetPath: new(p)}
+	}
+	installed := func(p string) validator {
+		return daemoncontract.InstallResult{BinaryPath: p, InstallTime: time.Unix(1700000000, 0)}
+	}
+	remove := func(p string) validator {
+		return daemoncontract.UninstallConfig{DaemonName: path.Base(p), InstallPath: p}
+	}
+	type member struct {
+		typ, field string
+		make       func(string) validator
+	}
+	var (
+		src  = member{"InstallConfig", "binary_path", source}
+		dst  = member{"InstallConfig", "target_path", target}
+		res  = member{"InstallResult", "binary_path", installed}
+		rm   = member{"UninstallConfig", "install_path", remove}
+		all  = []member{src, dst, res, rm}
+		file = []member{src, res, rm}
+	)
+	tests := []struct {
+		path    string
+		members []member
+		ok      bool
+		why     string
+	}{
+		{"/usr/local/bin/rbee-hive", all, true, "ordinary"},
+		{"/home/u/My Models/rbee-hive", all, true, "a space"},
+		{"/home/josé/bin/rbee-hive", all, true, "outside ASCII"},
+		{"/nix/store/0c0ff33-rbee-0.1.0/bin/rbee-hive", all, true, "the Nix store"},
+		{"/opt/rbee@0.1.0/bin/rbee-hive", all, true, "an @"},
+		{"/home/u/.local/bin/rbee-hive", all, true, "a hidden directory"},
+		{"/devices/rbee-hive", all, true, "a neighbour of /dev"},
+		{"/process/rbee-hive", all, true, "a neighbour of /proc"},
+		{"/system/rbee-hive", all, true, "a neighbour of /sys"},
+		{"/opt/dev/rbee-hive", all, true, "dev, not at the top"},
+		{"/opt/" + strings.Repeat("a", 255) + "/rbee-hive", all, true, "an element of 255 bytes"},
+		{"/rbee-hive", []member{src}, true, "a top-level file may be copied"},
+		{"/rbee-hive", []member{res, rm}, false, "a top-level entry is not inside a directory"},
+		{"/usr", []member{res, rm}, false, "a whole system directory"},
+		{"/home", []member{res, rm}, false, "a whole directory of homes"},
+		{"/usr/local/bin/", []member{dst}, true, "the trailing slash people type"},
+		{"/usr/local/bin/", file, false, "a file path with a trailing slash"},
+		{"/usr/local/bin//", all, false, "two trailing slashes"},
+		{"/", all, false, "the root directory"},
+		{"//", all, false, "the root directory, twice"},
+		{"/usr", []member{dst}, true, "a directory at the top"},
+		{"/dev/zero", all, false, "a device that never ends"},
+		{"/dev", all, false, "/dev itself"},
+		{"/dev/shm/rbee-hive", all, false, "under /dev"},
+		{"/proc/self/environ", all, false, "the installer's own secrets"},
+		{"/proc/sys/kernel", all, false, "the kernel's settings"},
+		{"/sys/class/net/rbee-hive", all, false, "sysfs"},
+		{"/DEV/zero", all, false, "/dev in another case, on a file system that folds case"},
+		{"/Proc/self/exe", all, false, "/proc in another case"},
+		{`/opt/rbee/..\..\..\Windows\System32`, all, false, "a backslash climbs out on Windows"},
+		{`/opt/rbee\rbee-hive`, all, false, "a backslash"},
+		{"/opt/" + strings.Repeat("a", 256) + "/rbee-hive", all, false, "an element of 256 bytes"},
+		{"/opt/a\u034fb/rbee-hive", all, false, "a default-ignorable code point"},
+		{"/opt/a\u200bb/rbee-hive", all, false, "a zero-width space"},
+		{"opt/rbee-hive", all, false, "relative"},
+		{"/opt/../etc/rbee-hive", all, false, "climbs out"},
+	}
+	for _, tt := range tests {
+		for _, m := range tt.members {
+			err := m.make(tt.path).Validate()
+			if tt.ok {
+				assert.NoError(t, err, "%s.%s %q: %s", m.typ, m.field, tt.path, tt.why)
+			} else {
+				assert.Contains(t, brokenFields(t, m.typ, err), m.field, "%s.%s %q: %s", m.typ, m.field, tt.path, tt.why)
+			}
+		}
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"sync"
 	"time"
@@ -58,7 +59,7 @@ type memberLayout struct {
 //	*optional[uint32] an integer in 0..4294967295 or null (unset)
 //	*optional[string] a string or null (unset)
 //	*uint64           an integer in 0..18446744073709551615; null is an error
-//	*time.Time        an integer in 0..9223372036854775807: whole seconds since the Unix epoch
+//	*time.Time        an integer in 0..9223371974719179007 (maxUnixSeconds): whole seconds since the Unix epoch
 //	*json.RawMessage  any JSON value; null is nil
 type values [maxMembers]any
 
@@ -185,13 +186,17 @@ func (l *layout) index(name []byte) int {
 // message into a *FieldError naming the member of the message it is in, so
 // that the name survives encoding/json's rewriting of jsontext errors. depth
 // is how many containers of the caller's document enclose the message; the
-// decoder's pointer starts at the top of that document. A repeated name or
-// invalid text outside any member (in a name) is a *FieldError about the
-// whole message. Other errors (syntax errors between members, I/O errors)
-// are returned as they are.
+// decoder's pointer starts at the top of that document. An error outside
+// any member (in a name, between members, a message cut short) is a
+// *FieldError about the whole message. Each is marked with its case (see
+// classified). Errors that are not about the message (the caller's reader
+// failing) are returned as they are.
 func (l *layout) wrap(err error, depth int) error {
 	se, ok := errors.AsType[*jsontext.SyntacticError](err)
 	if !ok {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return &FieldError{Type: l.typ, Err: withKind(ErrSyntax, err)}
+		}
 		return err
 	}
 	i := 0
@@ -201,10 +206,7 @@ func (l *layout) wrap(err error, depth int) error {
 		}
 		i++
 	}
-	if kerr := classified(err); kerr != err {
-		return &FieldError{Type: l.typ, Err: kerr}
-	}
-	return err
+	return &FieldError{Type: l.typ, Err: classified(err)}
 }
 
 // duplicateName returns the error for a name that a message repeats.
@@ -264,12 +266,20 @@ func metadataError(err error) error {
 	return classified(fmt.Errorf("%w: %w", errInvalidJSON, err))
 }
 
+// maxUnixSeconds is the most whole seconds since the Unix epoch that a
+// time.Time holds exactly: time.Time counts seconds from year 1 in an
+// int64, and the Unix epoch is 62135596800 seconds after year 1. A larger
+// count wraps around, to a time before year 1.
+const maxUnixSeconds = math.MaxInt64 - 62135596800
+
 // unixSeconds returns t as whole seconds since the Unix epoch, the wire's
-// form of a time, or an error for a time before the epoch. It tests Unix, not
-// Before: Before answers wrongly for times after year 292277026596.
+// form of a time, or an error for a time before the epoch. A time so long
+// before year 1 that its Unix seconds wrap around to more than
+// maxUnixSeconds (time.Unix(math.MaxInt64, 0) is one) is before the epoch
+// too: the wire would carry a time after it.
 func unixSeconds(t time.Time) (int64, error) {
 	secs := t.Unix()
-	if secs < 0 {
+	if secs < 0 || secs > maxUnixSeconds {
 		return 0, withKind(ErrOutOfRange, fmt.Errorf("must not be before the Unix epoch, got %s", t.Format(time.RFC3339)))
 	}
 	return secs, nil
@@ -374,7 +384,11 @@ func decodeValue(dec *jsontext.Decoder, dst any, check bool) error {
 		}
 		*p = n
 	case *time.Time:
-		n, err := parseUint(raw, 63, "whole seconds since the Unix epoch, an integer in 0..9223372036854775807")
+		const want = "whole seconds since the Unix epoch, an integer in 0..9223371974719179007 (the most a time.Time holds)"
+		n, err := parseUint(raw, 63, want)
+		if err == nil && n > maxUnixSeconds {
+			err = mustBeKind(ErrOutOfRange, want, raw)
+		}
 		if err != nil {
 			return err
 		}
@@ -424,17 +438,38 @@ func stringValue(raw jsontext.Value, check bool, want string) (string, error) {
 // parseUint returns the value of raw, which must be a JSON integer below
 // 1<<bits, written as plain digits: no sign, fraction or exponent. want says
 // what the member must be, for the error.
+//
+// A number that is not such an integer is ErrOutOfRange where serde_json
+// reads it as an integer (a negative one, or one too large for the member),
+// and ErrWrongType where it reads it as a float, as the Rust reference
+// refuses it: a fraction or an exponent, -0, and an integer beyond the
+// 64-bit range (the conformance cases record each).
 func parseUint(raw jsontext.Value, bits int, want string) (uint64, error) {
 	max := uint64(1)<<bits - 1 // bits is at most 64: 1<<64 is 0, and 0-1 wraps to the largest uint64
 	n, ok := digits(raw)
 	if !ok || n > max {
 		kind := ErrWrongType
-		if raw.Kind() == '0' && !bytes.ContainsAny(raw, ".eE") {
-			kind = ErrOutOfRange // an integer, negative or too large
+		if serdeInteger(raw) {
+			kind = ErrOutOfRange
 		}
 		return 0, mustBeKind(kind, want, raw)
 	}
 	return n, nil
+}
+
+// serdeInteger reports whether serde_json reads raw, a JSON value, as an
+// integer: a number without fraction or exponent that fits in a u64, or,
+// when negative, in an i64, but for -0, which it reads as the float -0.0.
+func serdeInteger(raw jsontext.Value) bool {
+	if raw.Kind() != '0' || bytes.ContainsAny(raw, ".eE") || string(raw) == "-0" {
+		return false
+	}
+	if raw[0] == '-' {
+		_, err := strconv.ParseInt(string(raw), 10, 64)
+		return err == nil
+	}
+	_, ok := digits(raw)
+	return ok
 }
 
 // digits returns the value of raw if it is an unsigned decimal integer that

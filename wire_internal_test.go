@@ -30,8 +30,9 @@ func TestRulesRejectUnsupportedTypes(t *testing.T) {
 	var f float64
 	msg := message{l: &layout{typ: "T", members: []memberLayout{{name: "x"}}}, v: values{&f}}
 	rules := map[string]rule{
-		"nameRule": nameRule, "idRule": idRule, "urlRule": urlRule, "pathRule": pathRule,
-		"installPathRule": installPathRule, "pidRule": pidRule, "identityRule": identityRule,
+		"nameRule": nameRule, "idRule": idRule, "urlRule": urlRule, "baseURLRule": baseURLRule,
+		"sourcePathRule": sourcePathRule, "targetDirRule": targetDirRule, "installedPathRule": installedPathRule,
+		"endpointRule": endpointRule, "healthStatusRule": healthStatusRule, "installPathRule": installPathRule, "pidRule": pidRule, "identityRule": identityRule,
 		"timeoutRule": timeoutRule, "epochRule": epochRule, "metadataRule": metadataRule,
 	}
 	for name, r := range rules {
@@ -46,8 +47,10 @@ func TestAuthority(t *testing.T) {
 	// authority must not depend on that.
 	tests := map[string]bool{
 		"h": true, "h:1": true, "[::1]": true, "[::1]:7833": true, "[fe80::1%25eth0]:1": true,
-		"": false, ":80": false, "[::1": false, "[::1]x": false, "[::1]:": false, "[h]": false,
-		"[127.0.0.1]": false, "h:65536": false, "h:0": false, "h:01": false, "h:x": false, "h:": false,
+		"": false, ":80": false, "[::1": false, "[::1]x": false, "[h]": false, ":": false,
+		"[127.0.0.1]": false, "h:65536": false, "h:0": false, "h:01": false, "h:x": false,
+		// An empty port is the default port (RFC 3986 §3.2.3).
+		"h:": true, "[::1]:": true, "127.0.0.1:": true,
 		"h%41": false, "bücher.example": false, "a b": false, "[::1]:+1": false, "h:-1": false,
 	}
 	for auth, ok := range tests {
@@ -75,27 +78,30 @@ func TestJSONTextCauses(t *testing.T) {
 	}
 }
 
-func TestWithoutUserinfo(t *testing.T) {
+func TestRedactUserinfo(t *testing.T) {
 	// A WHATWG URL parser (a browser, Node, Rust's url crate) finds user
 	// information after any run of / or \ that follows "http:"; none of it
 	// may reach a log line or an error.
 	tests := map[string]string{
-		"http://u:pw@h/x":                      "http://h/x",
-		"http://u:pw@h":                        "http://h",
+		"http://u:pw@h/x":                      "http://xxxxx@h/x",
+		"http://u:pw@h":                        "http://xxxxx@h",
+		"http://@h":                            "http://xxxxx@h",
 		"http://h/a@b":                         "http://h/a@b", // an @ in the path is not user information
 		"http://h?q=a@b":                       "http://h?q=a@b",
-		"http://a@b@h/":                        "http://h/",
-		"http:///admin:hunter2@10.0.0.5:7833":  "http:///10.0.0.5:7833",
-		"http:/admin:hunter2@10.0.0.5:7833":    "http:/10.0.0.5:7833",
-		"http:\\\\admin:hunter2@10.0.0.5:7833": "http:\\\\10.0.0.5:7833",
-		"http:admin:hunter2@10.0.0.5:7833":     "http:10.0.0.5:7833",
-		"http://admin:s3cret@%zz/health":       "http://%zz/health",
+		"http://h#a@b":                         "http://h#a@b",
+		"http://a@b@h/":                        "http://xxxxx@h/",
+		"http://127.0.0.1:7833@evil.example":   "http://xxxxx@evil.example",
+		"http:///admin:hunter2@10.0.0.5:7833":  "http:///xxxxx@10.0.0.5:7833",
+		"http:/admin:hunter2@10.0.0.5:7833":    "http:/xxxxx@10.0.0.5:7833",
+		"http:\\\\admin:hunter2@10.0.0.5:7833": "http:\\\\xxxxx@10.0.0.5:7833",
+		"http:admin:hunter2@10.0.0.5:7833":     "http:xxxxx@10.0.0.5:7833",
+		"http://admin:s3cret@%zz/health":       "http://xxxxx@%zz/health",
 		"no scheme":                            "no scheme",
 		"":                                     "",
 	}
 	for in, want := range tests {
-		if got := withoutUserinfo(in); got != want {
-			t.Errorf("withoutUserinfo(%q) = %q, want %q", in, got, want)
+		if got := redactUserinfo(in); got != want {
+			t.Errorf("redactUserinfo(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -153,9 +153,11 @@ export interface InstallResult {
   /**
    * InstallTime is when the binary was installed. Required ("install_time").
    * The wire carries whole seconds since the Unix epoch,
-   * 0..9223372036854775807: encoding drops the fraction of a second, and a time
-   * before the epoch (the zero time.Time too) is an encoding error. Decoded
-   * times are in UTC.
+   * 0..9223371974719179007, the most a time.Time holds (a Rust peer writes up
+   * to 9223372036854775807; decoding rejects what a time.Time cannot hold,
+   * rather than wrap it around): encoding drops the fraction of a second, and a
+   * time before the epoch (the zero time.Time too) is an encoding error.
+   * Decoded times are in UTC.
    */
   install_time: number;
 }

@@ -91,6 +91,7 @@ func schemaAccepts(t testing.TB, typ string, msg []byte) (bool, error) {
 const (
 	repeatedName  = "a repeated name"
 	floatInteger  = "an integer written with a fraction or an exponent"
+	negativeZero  = "an integer written as -0"
 	invalidText   = "invalid UTF-8 or a lone surrogate"
 	rustMetadata  = "metadata a Rust peer cannot read"
 	unknownReason = "a reason the schema should express"
@@ -122,6 +123,14 @@ var looserHere = map[int]string{
 	123: rustMetadata,
 	125: rustMetadata, // 18446744073709551616.5
 	127: rustMetadata, // 1e2147483648
+	131: negativeZero, // DaemonHandle "pid":-0
+	132: negativeZero, // ShutdownConfig "pid":-0
+	133: negativeZero, // "graceful_timeout_secs":-0
+	134: negativeZero, // "install_time":-0
+	135: floatInteger, // DaemonHandle "pid":-0.0
+	136: floatInteger,
+	137: floatInteger,
+	138: floatInteger,
 }
 
 // reason names why the decoder rejected a message that the schema accepts.
@@ -134,6 +143,9 @@ func reason(err error) string {
 		return invalidText
 	case errors.Is(err, daemoncontract.ErrOutOfRange) && fe != nil && fe.Field == "metadata":
 		return rustMetadata
+	case errors.Is(err, daemoncontract.ErrWrongType) && strings.HasSuffix(err.Error(), "got -0"):
+		// JSON Schema compares numbers by value: -0 is 0.
+		return negativeZero
 	case errors.Is(err, daemoncontract.ErrWrongType):
 		// The schema's "integer" is any number with a zero fraction;
 		// any other wrong type it rejects.
@@ -222,6 +234,8 @@ func TestSchemaIsLooserOnlyWhereItMustBe(t *testing.T) {
 		{"ShutdownConfig", `{"daemon_name":"h","pid":7.0}`, floatInteger},
 		{"ShutdownConfig", `{"daemon_name":"h","pid":1e3}`, floatInteger},
 		{"InstallResult", `{"binary_path":"/b","install_time":1700000000.0}`, floatInteger},
+		{"ShutdownConfig", `{"daemon_name":"h","pid":-0}`, negativeZero},
+		{"InstallResult", `{"binary_path":"/b","install_time":-0}`, negativeZero},
 		{"StatusRequest", `{"id":"\ud800"}`, invalidText},
 		{"StatusRequest", "{\"id\":\"\xff\"}", invalidText},
 		{"StatusResponse", `{"id":"w","is_running":true,"metadata":1e400}`, rustMetadata},
@@ -254,6 +268,7 @@ func TestSchemaRejects(t *testing.T) {
 		{"ShutdownConfig", `{"daemon_name":"h","pid":1,"graceful_timeout_secs":null}`},
 		{"ShutdownConfig", `{"daemon_name":"h","pid":1,"graceful_timeout_secs":18446744073709551616}`},
 		{"InstallResult", `{"binary_path":"/b","install_time":9223372036854775808}`},
+		{"InstallResult", `{"binary_path":"/b","install_time":9223371974719179008}`},
 		{"InstallResult", `{"binary_path":"/b","install_time":1.5}`},
 		{"DaemonHandle", `{"daemon_name":"q","started_by_us":"true","base_url":"http://x"}`},
 		{"DaemonHandle", `{"daemon_name":"q","started_by_us":true,"base_url":"http://x","process_identity":7}`},

@@ -958,7 +958,7 @@ func TestStopRefusesAPIDTheHandleDoesNotHold(t *testing.T) {
 	var signalled []int
 	intercept(t, func(pid int, _ syscall.Signal) { signalled = append(signalled, pid) })
 	addr := freeAddr(t)
-	h := daemoncontract.StartedByUs("test-daemon", "http://"+addr, new(uint32(4242))).WithProcessIdentity("linux:boot:1")
+	h := daemoncontract.StartedByUs("test-daemon", "http://"+addr, new(uint32(4242))).WithProcessIdentity("linux:0b2a0c47-1d8e-4b59-9c1e-4f3b2f7d9a10:1")
 	how, err := Stop(context.Background(), h, shutdownConfig(4243, 5), config(addr, nil))
 	assert.Equal(t, Refused, how)
 	assert.ErrorContains(t, err, "holds pid 4242")

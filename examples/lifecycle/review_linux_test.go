@@ -303,7 +303,7 @@ func TestOriginKeepsTheZonesCase(t *testing.T) {
 	// and interface names are case-sensitive: Stop took a config on
 	// fe80::1%ETH0 for a handle on fe80::1%eth0, and asked the other
 	// interface's daemon to stop.
-	h := daemoncontract.StartedByUs("test-daemon", "http://[fe80::1%25eth0]:7833", new(uint32(4242))).WithProcessIdentity("linux:b:1")
+	h := daemoncontract.StartedByUs("test-daemon", "http://[fe80::1%25eth0]:7833", new(uint32(4242))).WithProcessIdentity("linux:0b2a0c47-1d8e-4b59-9c1e-4f3b2f7d9a10:1")
 	for health, ok := range map[string]bool{
 		"http://[fe80::1%25eth0]:7833/health": true,
 		"http://[FE80::1%25eth0]:7833/health": true, // the address is hex: case-insensitive

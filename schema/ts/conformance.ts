@@ -128,7 +128,7 @@ export const check65: dc.InstallResult = case65;
 const case66 = {"binary_path":"/b","install_time":4102444800};
 export const check66: dc.InstallResult = case66;
 
-// cases.jsonl line 67: largest seconds the reference accepts
+// cases.jsonl line 67: largest seconds the reference accepts: beyond what a time.Time holds, so Go rejects it (9223371974719179007 is Go's largest)
 const case67 = {"binary_path":"/b","install_time":9223372036854775807};
 export const check67: dc.InstallResult = case67;
 
@@ -235,6 +235,14 @@ export const check128: dc.StatusResponse = case128;
 // cases.jsonl line 130: an unknown member nested 200 levels deep next to metadata: ignored, not metadata
 // Left out: nested 201 levels deep. TypeScript cannot compare types nested
 // much deeper than 32 levels (error TS2321, excessive stack depth).
+
+// cases.jsonl line 139: the largest install_time a time.Time holds: 2^63-1 less the 62135596800 seconds from year 1 to the Unix epoch
+const case139 = {"binary_path":"/opt/b","install_time":9223371974719179007};
+export const check139: dc.InstallResult = case139;
+
+// cases.jsonl line 140: one second more than a time.Time holds: the reference accepts it, Go rejects it rather than wrap around to a time before year 1
+const case140 = {"binary_path":"/opt/b","install_time":9223371974719179008};
+export const check140: dc.InstallResult = case140;
 
 // testdata/wire/v0.1.0/DaemonHandle.json
 const golden1 = {"daemon_name":"rbee-hive","started_by_us":true,"base_url":"http://localhost:7835","pid":12345,"process_identity":"linux:0b2a0c47-1d8e-4b59-9c1e-4f3b2f7d9a10:48213"};
