@@ -67,8 +67,14 @@ import (
 // guards against a pid that was handed on, not against a forged handle; a
 // handle is to be trusted only where this tool made it, or stored it where
 // only this tool writes.
-// Other systems may define their own prefix; a token with another prefix
-// never equals a Linux one, so it never matches.
+//
+// Every token is <os>:<token>, <os> a lower-case name ([a-z][a-z0-9]*).
+// Validate holds a linux: token to exactly the form above, <boot_id> a
+// lower-case UUID and <starttime> a decimal number without leading zeros
+// that fits in 64 bits, since a token of any other form never equals a live
+// process's. Other systems may define their own prefix; their tokens are
+// opaque here, and a token with another prefix never equals a Linux one, so
+// it never matches.
 //
 // process_identity goes beyond the Rust contract, and is wire-compatible with
 // it: it is written only when set, after pid, so a handle without it encodes
