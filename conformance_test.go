@@ -69,7 +69,7 @@ func loadConformance(tb testing.TB) []conformanceCase {
 
 func TestConformance(t *testing.T) {
 	cases := loadConformance(t)
-	require.Len(t, cases, 143)
+	require.Len(t, cases, 151)
 	for _, cd := range allCodecs {
 		for i, c := range cases {
 			t.Run(cd.name+"/"+strconv.Itoa(i+1)+"_"+c.Type, func(t *testing.T) {
@@ -77,6 +77,12 @@ func TestConformance(t *testing.T) {
 				v := newMessage[c.Type]()
 				err := cd.unmarshal([]byte(c.Input), v)
 				if !c.OK {
+					if cd.name == "json" && !json.Valid([]byte(c.Input)) {
+						// encoding/json finds syntax errors itself,
+						// before the contract sees the message.
+						require.IsType(t, &json.SyntaxError{}, err)
+						return
+					}
 					checkRejected(t, c, err)
 					return
 				}
@@ -168,6 +174,12 @@ func TestConformanceKinds(t *testing.T) {
 		})
 		require.GreaterOrEqual(t, k, 0, "line %d: no kind for the reference's error %q", i+1, *c.Error)
 		kind := serdeKinds[k]
+		if !json.Valid([]byte(c.Input)) && kind.substr == "invalid number" {
+			// serde_json says "invalid number" of a number that is not
+			// JSON (01) and of one it cannot read (metadata
+			// 18446744073709551616.5): the first is a syntax error.
+			kind.sentinel, kind.jsonOwn = daemoncontract.ErrSyntax, true
+		}
 		for _, cd := range allCodecs {
 			err := cd.unmarshal([]byte(c.Input), newMessage[c.Type]())
 			require.Error(t, err, "line %d", i+1)

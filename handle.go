@@ -85,8 +85,9 @@ type DaemonHandle struct {
 	daemonName string
 	// startedByUs is "started_by_us": true if the holder started the daemon.
 	startedByUs bool
-	// baseURL is "base_url", e.g. "http://localhost:7833".
-	baseURL string
+	// baseURL is "base_url", e.g. "http://localhost:7833". It may hold user
+	// information, which fmt must never print (see hiddenText).
+	baseURL hiddenText
 	// pid is "pid", the daemon's process ID; unset when unknown.
 	pid optional[uint32]
 	// processIdentity is "process_identity", the token that names the
@@ -98,7 +99,7 @@ type DaemonHandle struct {
 // tool looked for it. The handle's ShouldCleanup reports false and it carries
 // no pid: the tool must leave the daemon running.
 func AlreadyRunning(daemonName, baseURL string) DaemonHandle {
-	return DaemonHandle{daemonName: daemonName, baseURL: baseURL}
+	return DaemonHandle{daemonName: daemonName, baseURL: hide(baseURL)}
 }
 
 // StartedByUs returns a handle for a daemon this tool has just started. The
@@ -107,7 +108,7 @@ func AlreadyRunning(daemonName, baseURL string) DaemonHandle {
 // later changes to it do not reach the handle. The handle has no process
 // identity; add one with [DaemonHandle.WithProcessIdentity].
 func StartedByUs(daemonName, baseURL string, pid *uint32) DaemonHandle {
-	h := DaemonHandle{daemonName: daemonName, startedByUs: true, baseURL: baseURL}
+	h := DaemonHandle{daemonName: daemonName, startedByUs: true, baseURL: hide(baseURL)}
 	if pid != nil {
 		h.pid = optional[uint32]{value: *pid, set: true}
 	}
@@ -125,7 +126,7 @@ func (h DaemonHandle) DaemonName() string { return h.daemonName }
 
 // BaseURL returns the URL the daemon answers on ("base_url" on the wire), such
 // as "http://localhost:7833".
-func (h DaemonHandle) BaseURL() string { return h.baseURL }
+func (h DaemonHandle) BaseURL() string { return h.baseURL.text() }
 
 // PID returns the daemon's process ID ("pid" on the wire) and true, or 0 and
 // false when the handle does not know it. A handle from AlreadyRunning never
@@ -156,7 +157,7 @@ func (h DaemonHandle) WithProcessIdentity(id string) DaemonHandle {
 // service discovery (for example from the daemon's /v1/info). h itself is
 // unchanged.
 func (h DaemonHandle) WithDiscoveredURL(url string) DaemonHandle {
-	h.baseURL = url
+	h.baseURL = hide(url)
 	return h
 }
 
@@ -165,15 +166,19 @@ func (h DaemonHandle) WithDiscoveredURL(url string) DaemonHandle {
 //	rbee-hive at http://localhost:7835, started by us, pid 12345
 //	queen-rbee at http://localhost:7833, not started by us
 //
-// It is what fmt prints for %v and %+v. The base URL's user information, if
-// it has any, is shown as "xxxxx" ("http://xxxxx@h"), and a name or URL that is empty or holds anything but
-// printable ASCII is quoted, so that a handle from the wire cannot forge log
-// lines. The process identity is left out; LogValue has every member.
+// It is what fmt prints for %v, %+v and %s. The base URL's user
+// information, if it has any, is shown as "xxxxx" ("http://xxxxx@h"), and a
+// name or URL that is empty or holds anything but printable ASCII is
+// quoted, so that a handle from the wire cannot forge log lines. The process
+// identity is left out; LogValue has every member. Where fmt cannot call
+// String (another verb, a handle in an unexported struct field), it prints
+// the fields, and the base URL as the address of the text it is kept in:
+// never the user information.
 func (h DaemonHandle) String() string {
 	var b strings.Builder
 	b.WriteString(logText(h.daemonName))
 	b.WriteString(" at ")
-	b.WriteString(logText(redactUserinfo(h.baseURL)))
+	b.WriteString(logText(redactUserinfo(h.BaseURL())))
 	if h.startedByUs {
 		b.WriteString(", started by us")
 	} else {
@@ -199,7 +204,7 @@ func (h DaemonHandle) GoString() string {
 	b.WriteString(", startedByUs:")
 	b.WriteString(strconv.FormatBool(h.startedByUs))
 	b.WriteString(", baseURL:")
-	b.WriteString(strconv.Quote(redactUserinfo(h.baseURL)))
+	b.WriteString(strconv.Quote(redactUserinfo(h.BaseURL())))
 	if h.pid.set {
 		b.WriteString(", pid:")
 		b.WriteString(strconv.FormatUint(uint64(h.pid.value), 10))
@@ -238,8 +243,10 @@ func (h DaemonHandle) LogValue() slog.Value {
 	attrs := make([]slog.Attr, 0, maxMembers)
 	for i, m := range daemonHandleLayout.members {
 		switch p := v[i].(type) {
-		case *string: // redactUserinfo changes only a URL with user information
-			attrs = append(attrs, slog.String(m.name, redactUserinfo(*p)))
+		case *string:
+			attrs = append(attrs, slog.String(m.name, *p))
+		case *hiddenText: // redactUserinfo changes only a URL with user information
+			attrs = append(attrs, slog.String(m.name, redactUserinfo(p.text())))
 		case *bool:
 			attrs = append(attrs, slog.Bool(m.name, *p))
 		case *optional[uint32]:

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/rbee-keeper/daemoncontract"
 )
@@ -355,5 +356,51 @@ func TestDaemonHandleGoString(t *testing.T) {
 		assert.NotContains(t, got, "s3cret")
 		assert.NotContains(t, got, "hunter2")
 		assert.NotContains(t, fmt.Sprintf("%#v", []daemoncontract.DaemonHandle{tt.h}), "s3cret", "inside a slice too")
+	}
+}
+
+// README, Compared with Rust: String and LogValue show no user information
+// from the URL; GoString's doc: %#v shows "the base URL with its user
+// information replaced by "xxxxx"".
+//
+// fmt calls String only for %v %s %q %x %X, and GoString only for %#v; for
+// any other verb (a typo such as %d in a log call), and for a handle in an
+// unexported struct field (fmt cannot call its methods there), fmt prints
+// the raw fields, password included.
+func TestHandlePrintingHidesUserInformation(t *testing.T) {
+	h := daemoncontract.StartedByUs("rbee-hive", "http://admin:s3cret@localhost:7835", new(uint32(42)))
+	type holder struct{ handle daemoncontract.DaemonHandle }
+	for _, verb := range []string{"%d", "%t", "%o", "%b", "%e", "%c", "%U", "%p"} {
+		for _, v := range []any{h, &h, []daemoncontract.DaemonHandle{h}, map[string]daemoncontract.DaemonHandle{"h": h}} {
+			got := fmt.Sprintf(verb, v)
+			assert.NotContains(t, got, "s3cret", "fmt %s of %T", verb, v)
+		}
+	}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		got := fmt.Sprintf(verb, holder{h})
+		assert.NotContains(t, got, "s3cret", "fmt %s of a struct holding the handle in an unexported field", verb)
+	}
+}
+
+// README, Safety: "credentials in URLs end up in logs (errors and `String`
+// show them as `xxxxx`)".
+//
+// A password that holds / ? or # (a base64 password holds /) ends the
+// authority early, so the URL is malformed and redactUserinfo finds no @
+// in the authority: the error, String and GoString repeat the password. A
+// URL without a scheme ("//admin:s3cret@h/") keeps its user name.
+func TestUserInformationHiddenInMalformedURLs(t *testing.T) {
+	for _, tt := range []struct{ url, secret string }{
+		{"http://admin:pa/ss@localhost:7835/", "pa/ss"},
+		{"http://admin:pa#ss@localhost:7835/", "pa#ss"},
+		{"http://admin:pa?ss@localhost:7835/", "pa?ss"},
+		{"//admin:s3cret@localhost:7835/", "admin"},
+	} {
+		h := daemoncontract.AlreadyRunning("rbee-hive", tt.url)
+		err := h.Validate()
+		require.Error(t, err)
+		for what, got := range map[string]string{"Validate's error": err.Error(), "String": h.String(), "GoString": h.GoString()} {
+			assert.NotContains(t, got, tt.secret, "%s of base_url %q", what, tt.url)
+		}
 	}
 }

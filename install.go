@@ -53,7 +53,7 @@ func (c *InstallConfig) values() values {
 //     name a file outside the target directory, nor read as an option;
 //   - binary_path and target_path, when present, must be absolute and clean
 //     (path.IsAbs holds and path.Clean changes nothing; target_path may end
-//     in one /), at most 4096 bytes, with no element longer than 255 bytes,
+//     in one /), at most 4095 bytes, with no element longer than 255 bytes,
 //     no backslash, and nothing under /proc, /sys or /dev;
 //   - target_path must not be "/": the binary would be a top-level entry;
 //   - job_id, when present, must be 1 to 256 bytes.
@@ -129,7 +129,7 @@ func (r *InstallResult) values() values {
 // *FieldError for each broken rule, joined with [errors.Join]:
 //
 //   - binary_path must be absolute and clean (path.IsAbs holds and path.Clean
-//     changes nothing), at most 4096 bytes, a file inside a directory (not
+//     changes nothing), at most 4095 bytes, a file inside a directory (not
 //     a top-level entry such as /usr), with no element longer than 255
 //     bytes, no backslash, nothing under /proc, /sys or /dev, and no
 //     control, format or default-ignorable character;
@@ -204,7 +204,7 @@ func (c *UninstallConfig) values() values {
 //     @ +, starting with a letter or digit, not ending in '.', and not a
 //     Windows device name (CON, NUL.exe, COM1...);
 //   - install_path must be absolute and clean (path.IsAbs holds and
-//     path.Clean changes nothing), at most 4096 bytes, a file inside a
+//     path.Clean changes nothing), at most 4095 bytes, a file inside a
 //     directory, never a top-level entry ("/usr", "/home", "/queen-rbee"),
 //     with no element longer than 255 bytes, no backslash and nothing under
 //     /proc, /sys or /dev, and name the daemon's own binary: its last

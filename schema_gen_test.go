@@ -148,7 +148,7 @@ func describeType(l *layout, v any, b values, docs docSet) (typeDef, error) {
 			return def, fmt.Errorf("%s.%s has no doc comment", l.typ, m.name)
 		}
 		switch p := b[i].(type) {
-		case *string:
+		case *string, *hiddenText:
 			md.json = "string"
 		case **string:
 			md.json, md.nullable = "string", true
@@ -191,7 +191,7 @@ func minimalMessage(l *layout, b values) ([]byte, error) {
 		}
 		var tok jsontext.Token
 		switch b[i].(type) {
-		case *string:
+		case *string, *hiddenText:
 			tok = jsontext.String("")
 		case *bool:
 			tok = jsontext.False
@@ -258,7 +258,8 @@ func readDocs() (docSet, error) {
 }
 
 // accessorDocs returns, for each unexported field of typ that a method
-// returns first (return h.f, or return h.f.value), that method's doc.
+// returns first (return h.f, return h.f.value, or return h.f.text()), that
+// method's doc.
 func accessorDocs(typ *doc.Type) map[string]string {
 	out := map[string]string{}
 	for _, m := range typ.Methods {
@@ -270,7 +271,13 @@ func accessorDocs(typ *doc.Type) map[string]string {
 		if !ok || len(ret.Results) == 0 {
 			continue
 		}
-		sel, ok := ret.Results[0].(*ast.SelectorExpr)
+		result := ret.Results[0]
+		if call, ok := result.(*ast.CallExpr); ok && len(call.Args) == 0 {
+			if fun, ok := call.Fun.(*ast.SelectorExpr); ok {
+				result = fun.X // h.baseURL.text()
+			}
+		}
+		sel, ok := result.(*ast.SelectorExpr)
 		if !ok {
 			continue
 		}

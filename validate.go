@@ -79,7 +79,7 @@ const (
 	maxIDBytes       = 256  // id, job_id
 	maxStatusBytes   = 1024 // health_status
 	maxURLBytes      = 2048 // base_url, health_url
-	maxPathBytes     = 4096 // binary_path, target_path, install_path (PATH_MAX)
+	maxPathBytes     = 4095 // binary_path, target_path, install_path (PATH_MAX, 4096, counts the terminating NUL)
 	maxElementBytes  = 255  // one element of a path (NAME_MAX)
 	maxEndpointBytes = 256  // shutdown_endpoint
 	maxIdentityBytes = 128  // process_identity
@@ -129,6 +129,8 @@ func stringMember(dst any) (string, bool, error) {
 	switch p := dst.(type) {
 	case *string:
 		return *p, true, nil
+	case *hiddenText:
+		return p.text(), true, nil
 	case **string:
 		if *p == nil {
 			return "", false, nil
@@ -168,13 +170,16 @@ const (
 	freeText
 )
 
-// The joiners that free text keeps: Persian, the Indic scripts and emoji
-// sequences need them (Unicode TR #31, §2.3 "Layout and Format Control
-// Characters").
-const (
-	zwnj = '\u200c' // ZERO WIDTH NON-JOINER
-	zwj  = '\u200d' // ZERO WIDTH JOINER
-)
+// writingFormat reports whether r is one of the format characters (Cf) that
+// human writing needs, which free text keeps: the joiners that Persian, the
+// Indic scripts and emoji sequences need (Unicode TR #31, §2.3 "Layout and
+// Format Control Characters"), U+180E MONGOLIAN VOWEL SEPARATOR, which
+// Mongolian spelling needs, and the prepended concatenation marks, the
+// Arabic, Syriac and Kaithi number and abbreviation signs that are visible
+// by definition (Unicode leaves them out of Default_Ignorable_Code_Point).
+func writingFormat(r rune) bool {
+	return r == '\u200c' || r == '\u200d' || r == '\u180e' || unicode.Is(unicode.Prepended_Concatenation_Mark, r)
+}
 
 // checkText: every string on the wire must be non-empty, at most max bytes
 // long, valid UTF-8, and free of
@@ -184,16 +189,21 @@ const (
 //     command lines short (NUL), forge log lines (newline), rewrite a
 //     terminal (ESC) or split an HTTP header (CR, LF);
 //   - Unicode format characters (category Cf: the bidirectional controls
-//     such as U+202E, zero-width characters, U+FEFF) and line and paragraph
-//     separators (U+2028, U+2029), which reorder, hide or break text in
-//     logs, terminals and editors. Free text keeps U+200C and U+200D, which
-//     human languages and emoji sequences need.
+//     such as U+202E, zero-width characters, U+FEFF, tag characters) and
+//     line and paragraph separators (U+2028, U+2029), which reorder, hide or
+//     break text in logs, terminals and editors. Free text keeps the format
+//     characters that human writing needs (writingFormat).
 //
-// An identifier must moreover hold no default-ignorable code point (the
-// Unicode property Default_Ignorable_Code_Point: variation selectors, the
-// Hangul fillers, U+034F and the rest, which display as nothing, so that two
-// identifiers that look the same differ), and must not be only white space
-// or blank characters (U+2800 BRAILLE PATTERN BLANK), which looks empty.
+// An identifier must show all it holds. It must moreover hold no
+// default-ignorable code point (the Unicode property
+// Default_Ignorable_Code_Point: variation selectors, the Hangul fillers,
+// U+034F and the rest, which display as nothing, so that two identifiers
+// that look the same differ); it must not start or end with a blank
+// character (isBlank), which shows as nothing there ("worker-1 " looks like
+// "worker-1"); and it must hold a visible character, a letter, digit,
+// punctuation or symbol (Unicode categories L, N, P, S) that is not blank:
+// a value of spaces, combining marks or unassigned code points only looks
+// empty.
 func checkText(s string, max int, kind textKind) error {
 	switch {
 	case s == "":
@@ -203,7 +213,7 @@ func checkText(s string, max int, kind textKind) error {
 	case !utf8.ValidString(s):
 		return errInvalidUTF8
 	}
-	blank := true
+	visible := false
 	for i, r := range s {
 		switch {
 		case r == 0:
@@ -212,16 +222,26 @@ func checkText(s string, max int, kind textKind) error {
 			return fmt.Errorf("must not contain a control character, got %U at byte %d", r, i)
 		case r < utf8.RuneSelf:
 			// Printable ASCII: the common case, and none of what follows.
-		case kind == freeText && (r == zwnj || r == zwj):
+			visible = visible || r != ' '
+			continue
+		case kind == freeText && writingFormat(r):
 		case unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp):
 			return fmt.Errorf("must not contain a Unicode format character or line separator, got %U at byte %d", r, i)
 		case kind == identifier && defaultIgnorable(r):
 			return fmt.Errorf("must not contain a default-ignorable code point, which displays as nothing, got %U at byte %d", r, i)
 		}
-		blank = blank && isBlank(r)
+		visible = visible || (unicode.In(r, unicode.L, unicode.N, unicode.P, unicode.S) && !isBlank(r))
 	}
-	if kind == identifier && blank {
-		return fmt.Errorf("must not be only white space or blank characters, got %s", quote(s))
+	if kind != identifier {
+		return nil
+	}
+	first, _ := utf8.DecodeRuneInString(s)
+	last, _ := utf8.DecodeLastRuneInString(s)
+	switch {
+	case !visible:
+		return fmt.Errorf("must hold a visible character (a letter, digit, punctuation or symbol), not only white space, blank characters or marks, got %s", quote(s))
+	case isBlank(first) || isBlank(last):
+		return fmt.Errorf("must not start or end with white space or a blank character, which shows as nothing there, got %s", quote(s))
 	}
 	return nil
 }
@@ -240,9 +260,18 @@ func defaultIgnorable(r rune) bool {
 		!(0xfff9 <= r && r <= 0xfffb) && !(0x13430 <= r && r <= 0x1343f)
 }
 
-// isBlank reports whether r shows as nothing but space: White_Space, or
-// U+2800 BRAILLE PATTERN BLANK, a symbol whose glyph is empty by design.
-func isBlank(r rune) bool { return r == '\u2800' || unicode.Is(unicode.White_Space, r) }
+// isBlank reports whether r shows as nothing but space: White_Space, or one
+// of the characters whose glyph is empty by design though their category
+// says otherwise: U+2800 BRAILLE PATTERN BLANK, U+1D159 MUSICAL SYMBOL NULL
+// NOTEHEAD, and the fillers U+115F, U+1160, U+3164, U+FFA0 (Hangul) and
+// U+16FE4 (Khitan).
+func isBlank(r rune) bool {
+	switch r {
+	case '\u2800', '\U0001D159', '\u115f', '\u1160', '\u3164', '\uffa0', '\U00016FE4':
+		return true
+	}
+	return unicode.Is(unicode.White_Space, r)
+}
 
 // tooLong returns the error for a string of n bytes where max is the most.
 func tooLong(max, n int) error {
@@ -326,8 +355,9 @@ const (
 var kernelDirs = [...]string{"proc", "sys", "dev"}
 
 // checkPath: an absolute, clean, slash-separated path (path.IsAbs holds and
-// path.Clean changes nothing), an identifier of at most 4096 bytes
-// (PATH_MAX), in which
+// path.Clean changes nothing), an identifier of at most 4095 bytes (PATH_MAX
+// is 4096 with the terminating NUL: the kernel refuses a longer path with
+// ENAMETOOLONG), in which
 //
 //   - no .. climbs out of the directory the path appears to name;
 //   - no element is longer than 255 bytes (NAME_MAX: no Linux file system
@@ -406,9 +436,10 @@ func installPathRule(dst any, msg message) error {
 }
 
 // parseHTTPURL parses s, which must be an absolute http or https URL with a
-// host, an identifier of at most 2048 bytes, without user information and
+// host, an identifier of at most 2048 bytes, without user information,
 // without a backslash (which a WHATWG parser reads as "/", and Go's does
-// not). The host is a DNS name, an IPv4 address or an IPv6 address that
+// not) and without a space (which a WHATWG parser strips from either end,
+// and Go's keeps: "http://h/v1/shutdown " is /v1/shutdown to a browser). The host is a DNS name, an IPv4 address or an IPv6 address that
 // names a peer (see authority). The URL is quoted in errors with its user
 // information hidden.
 func parseHTTPURL(s string) (*url.URL, error) {
@@ -424,6 +455,9 @@ func parseHTTPURL(s string) (*url.URL, error) {
 	}
 	if strings.IndexByte(s, '\\') >= 0 {
 		return nil, fmt.Errorf(`must not contain a backslash, which a browser reads as "/" and Go does not, got %s`, quote(s))
+	}
+	if strings.IndexByte(s, ' ') >= 0 {
+		return nil, fmt.Errorf(`must not contain a space (a URL writes it %%20): a browser drops one at either end, and Go keeps it, got %s`, quote(s))
 	}
 	if err := authority(rawAuthority(s)); err != nil {
 		return nil, fmt.Errorf("%w, got %s", err, quote(s))
@@ -489,16 +523,17 @@ const redacted = "xxxxx"
 // authority, if it has any, replaced by "xxxxx": "http://u:pw@h/x" becomes
 // "http://xxxxx@h/x". It reads the authority as a WHATWG URL parser (a
 // browser, Node, Rust's url crate) does for http: after the scheme's colon
-// and any run of / or \, up to the next / \ ? or #, so that
-// "http:///u:pw@h" and "http:u:pw@h" lose their password too. It works on
-// text that url.Parse rejects, so that no error and no log line repeats a
-// password.
+// (if s has a scheme) and any run of / or \, up to the next / \ ? or #, so
+// that "http:///u:pw@h", "http:u:pw@h" and "//u:pw@h" lose their password
+// too. A password may hold / ? or # (a base64 one holds /), which ends that
+// authority early: when s does not parse as a URL, everything up to its
+// last @ is taken as user information. It works on text that url.Parse
+// rejects, so that no error and no log line repeats a password.
 func redactUserinfo(s string) string {
-	colon := strings.IndexByte(s, ':')
-	if colon < 0 {
-		return s
+	start := 0
+	if colon := strings.IndexByte(s, ':'); colon > 0 && isScheme(s[:colon]) {
+		start = colon + 1
 	}
-	start := colon + 1
 	for start < len(s) && (s[start] == '/' || s[start] == '\\') {
 		start++
 	}
@@ -508,18 +543,39 @@ func redactUserinfo(s string) string {
 	}
 	at := strings.LastIndexByte(s[start:end], '@')
 	if at < 0 {
-		return s
+		if strings.IndexByte(s[end:], '@') < 0 {
+			return s // no @ at all: the common case
+		}
+		if _, err := url.Parse(s); err == nil {
+			return s // an @ in a path, query or fragment is not user information
+		}
+		at = strings.LastIndexByte(s[start:], '@')
 	}
 	return s[:start] + redacted + s[start+at:]
+}
+
+// isScheme reports whether s is a URL scheme (RFC 3986 §3.1): a letter,
+// then letters, digits, + - and .
+func isScheme(s string) bool {
+	if s == "" || !('a' <= s[0]|0x20 && s[0]|0x20 <= 'z') {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !isAlnum(c) && c != '+' && c != '-' && c != '.' {
+			return false
+		}
+	}
+	return true
 }
 
 // authority checks a URL's host and port, as written. The host is one of
 // the three forms of the WHATWG URL standard's host parser, each as its own
 // standard writes it, naming a peer:
 //
-//   - an IPv6 address in brackets, but no IPv4 address in IPv6 dress: not
-//     IPv4-mapped (::ffff:0:0/96) nor IPv4-compatible (::/96 but for ::1,
-//     deprecated by RFC 4291 §2.5.5.1). A zone, after an escaped %
+//   - an IPv6 address in brackets, but no IPv4 address in IPv6 dress: no
+//     dotted quad inside the brackets, and not IPv4-mapped, IPv4-translated
+//     or NAT64 (ipv4EmbeddingPrefixes) nor IPv4-compatible (::/96 but for
+//     ::1, deprecated by RFC 4291 §2.5.5.1). A zone, after an escaped %
 //     ([fe80::1%25eth0]), is a plain interface name, on a link-local
 //     address (fe80::/10) only: no other address has a zone;
 //   - an IPv4 address, written as four decimal numbers: the WHATWG parser
@@ -574,12 +630,32 @@ func ipv6Host(host string) error {
 		return errors.New("must have an IPv6 address inside [ ], with a zone, if any, of A-Z a-z 0-9 . _ ~ - after %25")
 	case hasZone && !addr.IsLinkLocalUnicast():
 		return errors.New("must have a zone (%25) only on a link-local IPv6 address, fe80::/10: no other address has one")
-	case addr.Is4In6():
-		return errors.New("must not have an IPv4-mapped IPv6 address (::ffff:0:0/96): write an IPv4 address as four decimal numbers")
-	case ipv4Compatible(addr):
-		return errors.New("must not have an IPv4-compatible IPv6 address (::/96 but for ::1 and ::, deprecated by RFC 4291): write an IPv4 address as four decimal numbers")
+	case strings.IndexByte(ip, '.') >= 0 || ipv4Embedded(addr):
+		return errors.New("must not have an IPv4 address in IPv6 dress (a dotted quad inside [ ], IPv4-mapped ::ffff:0:0/96, IPv4-translated ::ffff:0:0:0/96, NAT64 64:ff9b::/96 and 64:ff9b:1::/48, IPv4-compatible ::/96): write an IPv4 address as four decimal numbers")
 	}
 	return peerAddress(addr)
+}
+
+// ipv4EmbeddingPrefixes are the IPv6 prefixes whose addresses carry an IPv4
+// address in their last 32 bits, and stand for it (IANA's special-purpose
+// address registry): IPv4-mapped (RFC 4291 §2.5.5.2), IPv4-translated (RFC
+// 6145, SIIT), and the NAT64 prefixes (RFC 6052, RFC 8215).
+var ipv4EmbeddingPrefixes = [...]netip.Prefix{
+	netip.MustParsePrefix("::ffff:0:0/96"),
+	netip.MustParsePrefix("::ffff:0:0:0/96"),
+	netip.MustParsePrefix("64:ff9b::/96"),
+	netip.MustParsePrefix("64:ff9b:1::/48"),
+}
+
+// ipv4Embedded reports whether addr, an IPv6 address, is an IPv4 address
+// in IPv6 dress: in one of ipv4EmbeddingPrefixes, or IPv4-compatible.
+func ipv4Embedded(addr netip.Addr) bool {
+	for _, p := range ipv4EmbeddingPrefixes {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return ipv4Compatible(addr)
 }
 
 // ipv4Compatible reports whether addr, an IPv6 address, is in ::/96 but is
@@ -810,9 +886,12 @@ func checkIdentity(id string) error {
 }
 
 // isBootID reports whether s is a UUID as the kernel writes a boot_id
-// (random(4), "%pU"): 8-4-4-4-12 lower-case hex digits.
+// (random(4), "%pU"): 8-4-4-4-12 lower-case hex digits, of version 4 and
+// the RFC 4122 variant, since the kernel makes it with
+// generate_random_uuid, which sets both: the 13th digit is 4, the 17th one
+// of 8 9 a b.
 func isBootID(s string) bool {
-	if len(s) != 36 {
+	if len(s) != 36 || s[14] != '4' || strings.IndexByte("89ab", s[19]) < 0 {
 		return false
 	}
 	for i := 0; i < len(s); i++ {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"os"
 	"path"
 	"slices"
 	"strings"
@@ -193,8 +194,8 @@ type textMember struct {
 // identifierMembers are string members that hold identifiers: each makes
 // a value its other rules accept, with s inside it.
 var identifierMembers = []textMember{
-	{"StatusRequest", "id", func(s string) validator { return daemoncontract.StatusRequest{ID: "w" + s} }},
-	{"StatusRequest", "job_id", func(s string) validator { return daemoncontract.StatusRequest{ID: "w", JobID: new("j" + s)} }},
+	{"StatusRequest", "id", func(s string) validator { return daemoncontract.StatusRequest{ID: "w" + s + "1"} }},
+	{"StatusRequest", "job_id", func(s string) validator { return daemoncontract.StatusRequest{ID: "w", JobID: new("j" + s + "1")} }},
 	{"InstallConfig", "target_path", func(s string) validator {
 		return daemoncontract.InstallConfig{BinaryName: "x", TargetPath: new("/opt/a" + s + "b")}
 	}},
@@ -275,11 +276,15 @@ func TestFreeTextInHumanLanguages(t *testing.T) {
 }
 
 func TestIdentifiersThatLookEmpty(t *testing.T) {
-	// An identifier of white space or blank characters only looks empty:
-	// refused, like "". With anything visible beside, it passes.
-	blank := []string{" ", "  ", "\u00a0\u00a0", "\u2800", "\u3000", " \u2800 ", "\u2800\u2800", "\u2003", "\u3164", "\u115f\u1160"}
-	visible := []string{"a ", " a", "\u2800a", "w\u00a01"}
-	for _, s := range blank {
+	// An identifier of white space, blank characters or marks only looks
+	// empty: refused, like "". So does one that starts or ends with a
+	// blank, which looks like the identifier without it. With blanks
+	// inside, between visible characters, it passes.
+	blank := []string{" ", "  ", "\u00a0\u00a0", "\u2800", "\u3000", " \u2800 ", "\u2800\u2800", "\u2003", "\u3164", "\u115f\u1160",
+		"\U0001D159", "\U00016FE4", "\U0001D159\U0001D159", " \U00016FE4 ", "\u0301", "\u0301\u0302", "\U000F0000", "\U0010FFFD", "\u0378"}
+	atAnEnd := []string{"a ", " a", "worker-1 ", " worker-1", "\u2800a", "a\u2800", "worker-1\u2800", "worker-1\u3000", "worker-1\u00a0", "worker-1\U00016FE4", "\U0001D159w"}
+	visible := []string{"w\u00a01", "a b", "a\u2800b", "e\u0301", "\u0661", "-", "😀", "漢"}
+	for _, s := range slices.Concat(blank, atAnEnd) {
 		assert.Equal(t, []string{"id"}, brokenFields(t, "StatusRequest", daemoncontract.StatusRequest{ID: s}.Validate()), "id %q", s)
 		assert.Equal(t, []string{"job_id"}, brokenFields(t, "StatusRequest", daemoncontract.StatusRequest{ID: "w", JobID: new(s)}.Validate()), "job_id %q", s)
 	}
@@ -325,12 +330,12 @@ func TestLengthCaps(t *testing.T) {
 		{"base_url: 2048 bytes",
 			daemoncontract.AlreadyRunning("q", "http://h/"+pad(2048-9)),
 			daemoncontract.AlreadyRunning("q", "http://h/"+pad(2048-8)), "DaemonHandle", "base_url"},
-		{"target_path: 4096 bytes",
-			daemoncontract.InstallConfig{BinaryName: "x", TargetPath: new(longPath(4096))},
-			daemoncontract.InstallConfig{BinaryName: "x", TargetPath: new(longPath(4097))}, "InstallConfig", "target_path"},
-		{"install_path: 4096 bytes",
-			daemoncontract.UninstallConfig{DaemonName: "q", InstallPath: longPath(4094) + "/q"},
-			daemoncontract.UninstallConfig{DaemonName: "q", InstallPath: longPath(4095) + "/q"}, "UninstallConfig", "install_path"},
+		{"target_path: 4095 bytes",
+			daemoncontract.InstallConfig{BinaryName: "x", TargetPath: new(longPath(4095))},
+			daemoncontract.InstallConfig{BinaryName: "x", TargetPath: new(longPath(4096))}, "InstallConfig", "target_path"},
+		{"install_path: 4095 bytes",
+			daemoncontract.UninstallConfig{DaemonName: "q", InstallPath: longPath(4093) + "/q"},
+			daemoncontract.UninstallConfig{DaemonName: "q", InstallPath: longPath(4094) + "/q"}, "UninstallConfig", "install_path"},
 		{"binary_path element: 255 bytes",
 			daemoncontract.InstallConfig{BinaryName: "x", BinaryPath: new("/opt/" + pad(255))},
 			daemoncontract.InstallConfig{BinaryName: "x", BinaryPath: new("/opt/" + pad(256))}, "InstallConfig", "binary_path"},
@@ -596,7 +601,7 @@ func TestValidateErrorText(t *testing.T) {
 	assert.EqualError(t, err, `daemoncontract: HttpDaemonConfig: field "shutdown_endpoint": must not be the path of health_url, "/health": every health check would ask the daemon to stop`)
 
 	err = daemoncontract.AlreadyRunning("q", "http://[::ffff:127.0.0.1]:7833").Validate()
-	assert.EqualError(t, err, `daemoncontract: DaemonHandle: field "base_url": must not have an IPv4-mapped IPv6 address (::ffff:0:0/96): write an IPv4 address as four decimal numbers, got "http://[::ffff:127.0.0.1]:7833"`)
+	assert.EqualError(t, err, `daemoncontract: DaemonHandle: field "base_url": must not have an IPv4 address in IPv6 dress (a dotted quad inside [ ], IPv4-mapped ::ffff:0:0/96, IPv4-translated ::ffff:0:0:0/96, NAT64 64:ff9b::/96 and 64:ff9b:1::/48, IPv4-compatible ::/96): write an IPv4 address as four decimal numbers, got "http://[::ffff:127.0.0.1]:7833"`)
 
 	err = daemoncontract.UninstallConfig{DaemonName: "queen-rbee", InstallPath: "/etc/passwd"}.Validate()
 	assert.EqualError(t, err, `daemoncontract: UninstallConfig: field "install_path": must name the daemon's own binary, ending in /queen-rbee or /queen-rbee.exe (daemon_name), got "/etc/passwd"`)
@@ -746,7 +751,8 @@ func TestProcessIdentityForm(t *testing.T) {
 		"linux:" + boot + ":0",
 		"linux:" + boot + ":1",
 		"linux:" + boot + ":18446744073709551615", // u64 max
-		"linux:00000000-0000-0000-0000-000000000000:7",
+		"linux:f9e4f944-cb68-4f4f-83c4-7fd6f2a28f56:7",
+		"linux:f9e4f944-cb68-4f4f-b3c4-7fd6f2a28f56:7",
 		"freebsd:1234:5678",
 		"darwin2:x",
 		"windows:AbC-{x}:~!",
@@ -763,6 +769,10 @@ func TestProcessIdentityForm(t *testing.T) {
 		"linux:0b2a0c47-1d8e-4b59-9c1e-4f3b2f7d9a10a:1": "a boot_id one digit long",
 		"linux:0b2a0c47-1d8e-4b59-9c1e+4f3b2f7d9a10:1":  "a boot_id with another separator",
 		"linux:0b2a0c47-1d8e-4b59-9c1e-4f3b2f7d9g10:1":  "a boot_id with a letter beyond f",
+		"linux:00000000-0000-0000-0000-000000000000:7":  "the nil UUID, which the kernel never writes",
+		"linux:f9e4f944-cb68-1f4f-83c4-7fd6f2a28f56:7":  "a version 1 UUID: the kernel writes version 4",
+		"linux:f9e4f944-cb68-4f4f-03c4-7fd6f2a28f56:7":  "a UUID of the NCS variant",
+		"linux:f9e4f944-cb68-4f4f-c3c4-7fd6f2a28f56:7":  "a UUID of the Microsoft variant",
 		"linux:" + boot + ":0123":                       "a starttime with a leading zero",
 		"linux:" + boot + ":00":                         "a starttime of two zeros",
 		"linux:" + boot + ":18446744073709551616":       "a starttime beyond u64",
@@ -797,7 +807,7 @@ func TestHosts(t *testing.T) {
 		"a-b", "1host", "xn--bcher-kva.example", label63, label63 + ".example", name253, name253 + ".",
 		"127.0.0.1", "10.0.0.5", "1.0.0.0", "223.255.255.255", "255.255.255.254", "169.254.169.254",
 		"[::1]", "[2001:db8::1]", "[fe80::1%25enp3s0f0]", "[fe80::1%25eth0.1_x~-]", "[fe80::abcd]",
-		"[64:ff9b::7f00:1]", "[2002:7f00:1::]",
+		"[2002:7f00:1::]", "[64:ff9b:2::1]", "[64:ff9a::7f00:1]", "[::ffff:0:0:1:0:0]",
 	}
 	bad := map[string]string{
 		// IPv4 in IPv6 dress.
@@ -809,6 +819,13 @@ func TestHosts(t *testing.T) {
 		"[::7f00:1]":                 "IPv4-compatible, in hex",
 		"[::2]":                      "IPv4-compatible 0.0.0.2",
 		"[::ffff:1.2.3.4%25eth0]":    "IPv4-mapped, with a zone",
+		"[::ffff:0:1.2.3.4]":         "IPv4-translated (RFC 6145)",
+		"[::ffff:0:7f00:1]":          "IPv4-translated, in hex",
+		"[64:ff9b::169.254.169.254]": "NAT64 (RFC 6052), the metadata address",
+		"[64:ff9b::a9fe:a9fe]":       "NAT64, in hex",
+		"[64:ff9b:1::7f00:1]":        "NAT64 local-use (RFC 8215)",
+		"[2001:db8::1.2.3.4]":        "a dotted quad inside any IPv6 address",
+		"[::0.0.0.1]":                "a dotted quad in ::/96",
 		// Addresses that name no peer.
 		"0.0.0.0":              "unspecified",
 		"0.1.2.3":              "this network, 0.0.0.0/8",
@@ -937,5 +954,95 @@ func TestPaths(t *testing.T) {
 				assert.Contains(t, brokenFields(t, m.typ, err), m.field, "%s.%s %q: %s", m.typ, m.field, tt.path, tt.why)
 			}
 		}
+	}
+}
+
+// README, Safety: shutdown_endpoint must not be "health_url's own path
+// (compared as a server reads it ...)", and "two readers of one URL must not
+// disagree".
+//
+// The WHATWG URL standard's basic URL parser starts by removing "any leading
+// and trailing C0 control or space" from its input (§4.4). A browser, Node's
+// fetch and Rust's url crate (2.3.1: Url::parse("http://h/v1/shutdown ")
+// has path "/v1/shutdown") all send the health check of this health_url to
+// /v1/shutdown. Go's url.Parse keeps the space, so Validate compares
+// "/v1/shutdown " with "/v1/shutdown" and passes the pair. Measured against
+// a real net/http ServeMux with /health and /v1/shutdown handlers: a Node
+// fetch of this health_url ran the shutdown handler.
+func TestShutdownEndpointIsNotHealthPathAsAWHATWGClientSendsIt(t *testing.T) {
+	for _, health := range []string{
+		"http://localhost:7833/v1/shutdown ",
+		"http://localhost:7833/v1/shutdown   ",
+		"http://localhost:7833/v1/shutdown?probe ",
+	} {
+		c := daemoncontract.HttpDaemonConfig{DaemonName: "queen-rbee", HealthURL: health, ShutdownEndpoint: new("/v1/shutdown")}
+		err := c.Validate()
+		assert.ErrorIs(t, err, daemoncontract.ErrInvalidValue, "health_url %q: a WHATWG client sends its health check to /v1/shutdown", health)
+		_, err = c.ShutdownURL()
+		assert.Error(t, err, "ShutdownURL of health_url %q", health)
+	}
+}
+
+// README, Safety: base_url must have no "`.` or `..` segment (`%2e` counts
+// as a dot, as the WHATWG URL standard reads it)".
+//
+// WHATWG strips the trailing space (§4.4), and then "/a/.." is a double-dot
+// segment: Node and Rust's url crate both read "http://h/a/.. " as
+// "http://h/". Go's url.Parse keeps the segment as ".. ", not a dot segment.
+func TestBaseURLHasNoDotSegmentAsWHATWGReadsIt(t *testing.T) {
+	for _, base := range []string{
+		"http://localhost:7833/a/.. ",
+		"http://localhost:7833/a/%2e%2e ",
+		"http://localhost:7833/a/. ",
+	} {
+		err := daemoncontract.AlreadyRunning("queen-rbee", base).Validate()
+		assert.ErrorIs(t, err, daemoncontract.ErrInvalidValue, "base_url %q has a dot segment as WHATWG reads it", base)
+	}
+}
+
+// README, Safety: a linux: process_identity is "`boot_id` a lower-case UUID
+// (8-4-4-4-12 hex digits) ... That is how the kernel writes both
+// (`random(4)`, `proc(5)`); a token of another form ... never equals a live
+// process's".
+//
+// The kernel makes boot_id with generate_random_uuid (lib/uuid.c), which sets
+// the version nibble to 4 and the variant bits to 10: the 13th hex digit is
+// always 4 and the 17th one of 8 9 a b. A nil UUID, or one of another
+// version, never equals a live token. The machine's own boot_id shows the
+// form.
+func TestLinuxIdentityBootIDIsAsTheKernelWritesIt(t *testing.T) {
+	if b, err := os.ReadFile("/proc/sys/kernel/random/boot_id"); err == nil {
+		id := strings.TrimSpace(string(b))
+		require.Len(t, id, 36)
+		require.Equal(t, byte('4'), id[14], "boot_id %s: version 4", id)
+		require.Contains(t, "89ab", string(id[19]), "boot_id %s: RFC 4122 variant", id)
+	}
+	for _, bootID := range []string{
+		"00000000-0000-0000-0000-000000000000",
+		"f9e4f944-cb68-1f4f-83c4-7fd6f2a28f56", // version 1
+		"f9e4f944-cb68-4f4f-03c4-7fd6f2a28f56", // NCS variant
+	} {
+		h := daemoncontract.StartedByUs("rbee-hive", "http://localhost:7835", new(uint32(42))).WithProcessIdentity("linux:" + bootID + ":12345")
+		assert.ErrorIs(t, h.Validate(), daemoncontract.ErrInvalidValue, "boot_id %s is none the kernel writes", bootID)
+	}
+}
+
+// README, Safety, "Which members are what": free text's "rules keep out what
+// breaks a log line or a terminal, and keep what human writing needs".
+//
+// These Cf characters are visible marks of human scripts (they are
+// Prepended_Concatenation_Mark, which is why Unicode excludes them from
+// Default_Ignorable_Code_Point), or, for Mongolian, a letter separator its
+// spelling needs (U+180E MONGOLIAN VOWEL SEPARATOR, Unicode §13.5); none
+// reorders text or breaks a line.
+func TestFreeTextKeepsWhatHumanWritingNeeds(t *testing.T) {
+	for _, status := range []string{
+		"\u0600\u0661\u0662\u0663",       // ARABIC NUMBER SIGN before Arabic-Indic digits
+		"\u06dd\u0661\u0662",             // ARABIC END OF AYAH around a verse number
+		"\u070f\u0710\u0712",             // SYRIAC ABBREVIATION MARK
+		"\u182d\u1820\u1837\u180e\u1820", // Mongolian: qar + MVS + a
+	} {
+		err := daemoncontract.StatusResponse{ID: "w", IsRunning: true, HealthStatus: &status}.Validate()
+		assert.NoError(t, err, "health_status %q", status)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+	"unique"
 )
 
 // maxMembers is the most members any contract type has.
@@ -53,6 +54,7 @@ type memberLayout struct {
 // written:
 //
 //	*string           a string; null is an error
+//	*hiddenText       a string; null is an error
 //	**string          a string or null (nil)
 //	*bool             true or false; null is an error
 //	*uint32           an integer in 0..4294967295; null is an error
@@ -69,6 +71,32 @@ type values [maxMembers]any
 type optional[T comparable] struct {
 	value T
 	set   bool
+}
+
+// hiddenText is a string that may hold a secret: a URL with user
+// information. fmt prints the fields of a value whose methods it cannot call
+// (a DaemonHandle in an unexported struct field, or under a verb such as %d
+// or %p) by reflection; it prints a pointer inside a struct as an address,
+// never what it points to. So the text is kept behind a pointer, and that
+// pointer is interned by unique, which gives equal strings the same
+// pointer: == still compares the text, and a DaemonHandle stays
+// comparable. The zero hiddenText is "".
+type hiddenText struct{ h unique.Handle[string] }
+
+// hide returns s as a hiddenText.
+func hide(s string) hiddenText {
+	if s == "" {
+		return hiddenText{} // one form for "", so that == holds
+	}
+	return hiddenText{unique.Make(s)}
+}
+
+// text returns the string that t holds.
+func (t hiddenText) text() string {
+	if t == (hiddenText{}) {
+		return ""
+	}
+	return t.h.Value()
 }
 
 // commit stores v in *dst when err is nil, so that a failed decode leaves the
@@ -279,8 +307,11 @@ const maxUnixSeconds = math.MaxInt64 - 62135596800
 // too: the wire would carry a time after it.
 func unixSeconds(t time.Time) (int64, error) {
 	secs := t.Unix()
-	if secs < 0 || secs > maxUnixSeconds {
+	switch {
+	case secs < 0:
 		return 0, withKind(ErrOutOfRange, fmt.Errorf("must not be before the Unix epoch, got %s", t.Format(time.RFC3339)))
+	case secs > maxUnixSeconds:
+		return 0, withKind(ErrOutOfRange, fmt.Errorf("must be a time after the Unix epoch, got one that time.Unix wrapped around to before year 1: it was given more than 9223371974719179007 seconds"))
 	}
 	return secs, nil
 }
@@ -320,6 +351,16 @@ func decodeValue(dec *jsontext.Decoder, dst any, check bool) error {
 		return err
 	}
 	kind := raw.Kind()
+	if kind == '0' && (string(raw) == "0" || string(raw) == "-0") {
+		if rest := dec.UnreadBuffer(); len(rest) > 0 && isDigit(rest[0]) {
+			// 01 or -01: JSON allows no leading zero. The decoder has read
+			// the 0 as a value of its own; what follows is a syntax error,
+			// as serde_json and encoding/json report it, and it comes
+			// before whatever the value's type would say.
+			_, err := dec.ReadToken()
+			return err
+		}
+	}
 	if check && (kind == '{' || kind == '[' || kind == '"' && !isString(dst)) {
 		// What a strict decoder checks as it reads comes first: a repeated
 		// name or invalid text inside a value of the wrong type (or inside
@@ -336,6 +377,12 @@ func decodeValue(dec *jsontext.Decoder, dst any, check bool) error {
 			return err
 		}
 		*p = s
+	case *hiddenText:
+		s, err := stringValue(raw, check, "a string")
+		if err != nil {
+			return err
+		}
+		*p = hide(s)
 	case **string:
 		if kind == 'n' {
 			*p = nil
@@ -416,7 +463,7 @@ func decodeValue(dec *jsontext.Decoder, dst any, check bool) error {
 // is a string member.
 func isString(dst any) bool {
 	switch dst.(type) {
-	case *string, **string, *optional[string]:
+	case *string, *hiddenText, **string, *optional[string]:
 		return true
 	}
 	return false
@@ -439,17 +486,18 @@ func stringValue(raw jsontext.Value, check bool, want string) (string, error) {
 // 1<<bits, written as plain digits: no sign, fraction or exponent. want says
 // what the member must be, for the error.
 //
-// A number that is not such an integer is ErrOutOfRange where serde_json
-// reads it as an integer (a negative one, or one too large for the member),
-// and ErrWrongType where it reads it as a float, as the Rust reference
-// refuses it: a fraction or an exponent, -0, and an integer beyond the
-// 64-bit range (the conformance cases record each).
+// A number that is not such an integer is refused as the Rust reference
+// refuses it (the conformance cases record each): ErrOutOfRange where
+// serde_json reads it as an integer (a negative one, or one too large for
+// the member), or cannot read it at all (1e400: "number out of range");
+// ErrWrongType where it reads it as a float: a fraction or an exponent, -0,
+// and an integer beyond the 64-bit range.
 func parseUint(raw jsontext.Value, bits int, want string) (uint64, error) {
 	max := uint64(1)<<bits - 1 // bits is at most 64: 1<<64 is 0, and 0-1 wraps to the largest uint64
 	n, ok := digits(raw)
 	if !ok || n > max {
 		kind := ErrWrongType
-		if serdeInteger(raw) {
+		if serdeInteger(raw) || (raw.Kind() == '0' && rustReadable(raw) != nil) {
 			kind = ErrOutOfRange
 		}
 		return 0, mustBeKind(kind, want, raw)
@@ -592,6 +640,12 @@ func encodeMember(enc *jsontext.Encoder, name string, src any) error {
 			return errInvalidUTF8
 		}
 		val = jsontext.String(*p)
+	case *hiddenText:
+		s := p.text()
+		if !validUTF8(s) {
+			return errInvalidUTF8
+		}
+		val = jsontext.String(s)
 	case **string:
 		if *p == nil {
 			return nil
