@@ -100,6 +100,8 @@ var (
 	pathRule = stringRule(absolutePath)
 	// endpointRule: shutdown_endpoint.
 	endpointRule = stringRule(endpointPath)
+	// sha256Rule: InstallResult's sha256.
+	sha256Rule = stringRule(lowerHexSHA256)
 )
 
 // stringRule returns a rule that applies check to a string member, or to an
@@ -203,6 +205,24 @@ func absolutePath(s string) error {
 	}
 	if !path.IsAbs(s) || path.Clean(s) != s {
 		return fmt.Errorf("must be an absolute, clean path (no . or .. element, no doubled or trailing /), got %s", quote(s))
+	}
+	return nil
+}
+
+// sha256HexLen is the length of a SHA-256 (FIPS 180-4: 256 bits) in hex.
+const sha256HexLen = 64
+
+// lowerHexSHA256: a SHA-256 written as exactly 64 lower-case hex digits, as
+// Go's hex.EncodeToString and sha256sum(1) write it. The hash is compared as
+// a string, so one spelling only: upper case would name the same bytes and
+// never compare equal.
+func lowerHexSHA256(s string) error {
+	ok := len(s) == sha256HexLen
+	for i := 0; ok && i < len(s); i++ {
+		ok = isDigit(s[i]) || 'a' <= s[i] && s[i] <= 'f'
+	}
+	if !ok {
+		return fmt.Errorf("must be a SHA-256 of exactly 64 lower-case hex digits (0-9 a-f), got %s (%d bytes)", quote(s), len(s))
 	}
 	return nil
 }

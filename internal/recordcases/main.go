@@ -12,7 +12,10 @@
 // "field" a Go error must name. "go_output" is for a message that Go
 // deliberately writes back differently, because it carries a member beyond
 // the Rust contract: Go must write go_output where the reference writes
-// output. Everything else (ok, output, error) comes from the reference.
+// output. "go_rejects" is for a message that the reference accepts and Go
+// rejects, because a member beyond the Rust contract, which serde ignores
+// whatever it holds, has a type Go does not read; "field" names that member.
+// Everything else (ok, output, error) comes from the reference.
 //
 // With -numbers, each input line is a JSON number instead; recordcases asks
 // the reference whether it reads a StatusResponse whose metadata is that
@@ -49,6 +52,9 @@ type spec struct {
 	Field    string  `json:"field"`
 	Note     string  `json:"note"`
 	GoOutput *string `json:"go_output"`
+	// GoRejects says that Go rejects, because of Field, a message that the
+	// reference accepts.
+	GoRejects bool `json:"go_rejects"`
 }
 
 func main() {
@@ -185,7 +191,7 @@ func caseLine(s spec, answer string) (string, error) {
 	c := []field{{"type", s.Type}, {"input", s.Input}}
 	switch verdict {
 	case "OK":
-		if s.Field != "" {
+		if s.Field != "" && !s.GoRejects {
 			return "", errors.New("the reference accepted it, so no field is at fault")
 		}
 		c = append(c, field{"ok", true}, field{"output", text}, field{"error", nil})
@@ -196,7 +202,20 @@ func caseLine(s spec, answer string) (string, error) {
 	default:
 		return "", fmt.Errorf("unexpected oracle answer %q", answer)
 	}
+	if s.GoRejects {
+		switch {
+		case verdict != "OK":
+			return "", errors.New("go_rejects for a message the reference rejects: that is a plain rejected case")
+		case s.Field == "":
+			return "", errors.New("go_rejects without the field Go rejects")
+		case s.GoOutput != nil:
+			return "", errors.New("go_output for a message Go rejects")
+		}
+	}
 	c = append(c, field{"field", s.Field}, field{"note", s.Note})
+	if s.GoRejects {
+		c = append(c, field{"go_rejects", true})
+	}
 	if s.GoOutput != nil {
 		if verdict != "OK" {
 			return "", errors.New("go_output for a message the reference rejects")

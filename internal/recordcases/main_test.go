@@ -61,6 +61,15 @@ func TestCaseLineRefusesWhatTheReferenceContradicts(t *testing.T) {
 	if _, err := caseLine(spec{Type: "StatusRequest", Input: `{}`, GoOutput: &out}, "ERR\tmissing field `id`"); err == nil {
 		t.Error("go_output for a message the reference rejected")
 	}
+	if _, err := caseLine(spec{Type: "InstallResult", Input: `{}`, Field: "sha256", GoRejects: true}, "ERR\tmissing field `binary_path`"); err == nil {
+		t.Error("go_rejects for a message the reference rejected")
+	}
+	if _, err := caseLine(spec{Type: "InstallResult", Input: `{"binary_path":"/b","install_time":1,"sha256":1}`, GoRejects: true}, "OK\t{\"binary_path\":\"/b\",\"install_time\":1}"); err == nil {
+		t.Error("go_rejects without the field at fault")
+	}
+	if _, err := caseLine(spec{Type: "InstallResult", Input: `{"binary_path":"/b","install_time":1,"sha256":1}`, Field: "sha256", GoRejects: true, GoOutput: &out}, "OK\t{\"binary_path\":\"/b\",\"install_time\":1}"); err == nil {
+		t.Error("go_output for a message Go rejects")
+	}
 	if _, err := caseLine(spec{Type: "StatusRequest", Input: `{}`}, "what?"); err == nil {
 		t.Error("an answer the oracle never gives")
 	}
