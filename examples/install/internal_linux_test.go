@@ -1,0 +1,84 @@
+package install
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rbee-keeper/daemoncontract"
+)
+
+// failSync makes the fsync of every directory fail with err until the test
+// ends.
+func failSync(t *testing.T, err error) {
+	real := syncDir
+	syncDir = func(*dir) error { return err }
+	t.Cleanup(func() { syncDir = real })
+}
+
+func TestInstallReturnsTheReceiptWithTheErrorWhenTheDirectoryFsyncFails(t *testing.T) {
+	// The rename is the last change; after it, a failed fsync is reported
+	// with the receipt, because the new binary is in place.
+	dir := filepath.Join(t.TempDir(), "bin")
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	src := filepath.Join(t.TempDir(), "queen-rbee")
+	data := []byte("the new binary")
+	require.NoError(t, os.WriteFile(src, data, 0o755))
+	eio := errors.New("EIO, as a failing disk says")
+	failSync(t, eio)
+
+	r, err := Install(context.Background(), Policy{Dirs: []string{dir}},
+		daemoncontract.InstallConfig{BinaryName: "queen-rbee", BinaryPath: &src, TargetPath: &dir})
+	assert.ErrorIs(t, err, eio)
+	assert.ErrorContains(t, err, "is installed")
+	want := sha256.Sum256(data)
+	require.NotNil(t, r.SHA256, "the receipt comes with the error")
+	assert.Equal(t, hex.EncodeToString(want[:]), *r.SHA256)
+	got, err := os.ReadFile(filepath.Join(dir, "queen-rbee"))
+	require.NoError(t, err)
+	assert.Equal(t, data, got)
+	names, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Len(t, names, 1, "no temporary file")
+}
+
+func TestUninstallIgnoresAFailedFsyncOnceTheFileIsGone(t *testing.T) {
+	// The unlink is the last change: after it, Uninstall reports success,
+	// so that an error always means that nothing changed.
+	dir := filepath.Join(t.TempDir(), "bin")
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	src := filepath.Join(t.TempDir(), "queen-rbee")
+	require.NoError(t, os.WriteFile(src, []byte("bytes"), 0o755))
+	p := Policy{Dirs: []string{dir}}
+	r, err := Install(context.Background(), p, daemoncontract.InstallConfig{BinaryName: "queen-rbee", BinaryPath: &src, TargetPath: &dir})
+	require.NoError(t, err)
+	failSync(t, errors.New("EIO"))
+
+	require.NoError(t, Uninstall(context.Background(), p, daemoncontract.UninstallConfig{DaemonName: "queen-rbee", InstallPath: r.BinaryPath}, r))
+	assert.NoFileExists(t, r.BinaryPath)
+}
+
+func TestPolicyComparesCleanedPathsOnly(t *testing.T) {
+	p := Policy{Dirs: []string{"/opt/rbee/bin/", "/usr/local/bin"}}
+	for dir, want := range map[string]string{
+		"/opt/rbee/bin":         "/opt/rbee/bin",
+		"/opt/rbee/bin/":        "/opt/rbee/bin", // a trailing slash, on either side
+		"/usr/local/bin/":       "/usr/local/bin",
+		"/usr/local/bin/../bin": "/usr/local/bin", // Validate refuses it before; cleaned here
+	} {
+		got, err := p.allowed(dir)
+		assert.NoError(t, err, dir)
+		assert.Equal(t, want, got, dir)
+	}
+	for _, dir := range []string{"/opt/rbee", "/opt/rbee/bin/sub", "/opt/rbee/bin-evil", "/opt/rbee/binx", "/usr/local", "opt/rbee/bin", "/"} {
+		_, err := p.allowed(dir)
+		assert.ErrorIs(t, err, ErrNotAllowed, dir)
+	}
+}
