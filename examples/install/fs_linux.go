@@ -288,9 +288,7 @@ func (d *dir) openRegular(name string, st syscall.Stat_t) (*os.File, syscall.Sta
 func (d *dir) createTemp(name string) (*os.File, string, error) {
 	var err error
 	for range 10 {
-		b := make([]byte, 8)
-		_, _ = rand.Read(b) // never fails (crypto/rand)
-		tmp := "." + name + "." + hex.EncodeToString(b) + ".tmp"
+		tmp := "." + name + "." + tempSuffix() + ".tmp"
 		var fd int
 		fd, err = retry(func() (int, error) {
 			return syscall.Openat(d.fd, tmp, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
@@ -303,6 +301,14 @@ func (d *dir) createTemp(name string) (*os.File, string, error) {
 		}
 	}
 	return nil, "", &fs.PathError{Op: "create", Path: d.join("." + name + ".*.tmp"), Err: err}
+}
+
+// tempSuffix returns 16 random hex digits, for a temporary file's name.
+// Tests replace it.
+var tempSuffix = func() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return hex.EncodeToString(b)
 }
 
 // rename renames oldName over newName: renameat(2), which replaces what

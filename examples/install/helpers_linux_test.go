@@ -334,6 +334,20 @@ func mknodNull(t *testing.T, path string) {
 	}
 }
 
+// holdsOpen reports whether this process has a descriptor open on path
+// (proc(5): /proc/self/fd/<n> is a link to the file n refers to).
+func holdsOpen(t *testing.T, path string) bool {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	require.NoError(t, err)
+	for _, fd := range fds {
+		if target, err := os.Readlink("/proc/self/fd/" + fd.Name()); err == nil && target == path {
+			return true
+		}
+	}
+	return false
+}
+
 // returns calls f, and fails the test if f has not returned after 30
 // seconds: a FIFO opened by mistake blocks forever. It is a bound on a
 // hang, not a measure of time.

@@ -779,6 +779,91 @@ func TestUninstallIsNotStoppedByAProcessRunningTheBinaryItReplaced(t *testing.T)
 	running.stop(t)
 }
 
+func TestUninstallReportsTheFirstCheckThatFails(t *testing.T) {
+	// The checks run in the order the documentation gives: each case
+	// breaks two, and the first decides the error.
+	root := t.TempDir()
+	dir, outside := filepath.Join(root, "bin"), filepath.Join(root, "outside")
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	require.NoError(t, os.Mkdir(outside, 0o755))
+	p := install.Policy{Dirs: []string{dir}}
+	victim := filepath.Join(root, "victim")
+	writeFile(t, victim, []byte("v"), 0o644)
+	require.NoError(t, os.Symlink(victim, filepath.Join(dir, daemon)))
+	require.NoError(t, os.Symlink(victim, filepath.Join(outside, daemon)))
+	noHash := func(d string) daemoncontract.InstallResult {
+		return daemoncontract.InstallResult{BinaryPath: filepath.Join(d, daemon), InstallTime: time.Unix(1, 0)}
+	}
+	for _, tt := range []struct {
+		name    string
+		cfg     daemoncontract.UninstallConfig
+		receipt daemoncontract.InstallResult
+		want    error
+	}{
+		{"outside the policy, and a receipt without a hash", removal(outside), noHash(outside), install.ErrNotAllowed},
+		{"a receipt without a hash, for a symlink", removal(dir), noHash(dir), install.ErrNotOurs},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := snapshot(t, root)
+			assert.ErrorIs(t, install.Uninstall(context.Background(), p, tt.cfg, tt.receipt), tt.want)
+			assert.Equal(t, before, snapshot(t, root))
+		})
+	}
+}
+
+func TestUninstallActsInTheDirectoryItOpened(t *testing.T) {
+	// Once Uninstall has opened the policy's directory, the directory is
+	// renamed away and a symlink to another directory, holding the same
+	// bytes, takes its name. Uninstall removes the file it checked, in the
+	// directory it opened, and nothing through the symlink. (A symlink put
+	// there before Uninstall opens the directory is followed: the policy's
+	// directories are trusted as written.)
+	root := t.TempDir()
+	dir, moved, other := filepath.Join(root, "bin"), filepath.Join(root, "moved"), filepath.Join(root, "other")
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	require.NoError(t, os.Mkdir(other, 0o755))
+	data := randomBytes(3<<20, 25)
+	r := installed(t, dir, data)
+	writeFile(t, filepath.Join(other, daemon), data, 0o755)
+	swapped := false
+	ctx := countingContext{context.Background(), func() {
+		if !swapped && holdsOpen(t, dir) {
+			swapped = true
+			require.NoError(t, os.Rename(dir, moved))
+			require.NoError(t, os.Symlink(other, dir))
+		}
+	}}
+	require.NoError(t, install.Uninstall(ctx, install.Policy{Dirs: []string{dir}}, removal(dir), r))
+	require.True(t, swapped)
+	assert.Empty(t, entries(t, moved), "the file it checked is gone")
+	assert.Equal(t, sum(data), hashFile(filepath.Join(other, daemon)), "the file behind the symlink is kept")
+}
+
+func TestInstallWritesInTheDirectoryItOpened(t *testing.T) {
+	// The same swap while Install copies: the binary lands in the
+	// directory Install opened, and nothing is written through the symlink.
+	root := t.TempDir()
+	dir, moved, other := filepath.Join(root, "bin"), filepath.Join(root, "moved"), filepath.Join(root, "other")
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	require.NoError(t, os.Mkdir(other, 0o755))
+	data := randomBytes(3<<20, 26)
+	src := source(t, data)
+	swapped := false
+	ctx := countingContext{context.Background(), func() {
+		if !swapped && len(temporaryFiles(t, dir)) == 1 {
+			swapped = true
+			require.NoError(t, os.Rename(dir, moved))
+			require.NoError(t, os.Symlink(other, dir))
+		}
+	}}
+	r, err := install.Install(ctx, install.Policy{Dirs: []string{dir}}, config(src, dir))
+	require.NoError(t, err)
+	require.True(t, swapped)
+	assert.Equal(t, sum(data), hashFile(filepath.Join(moved, daemon)))
+	assert.Equal(t, new(sum(data)), r.SHA256)
+	assert.Empty(t, entries(t, other), "nothing is written through the symlink")
+}
+
 func TestUninstallCancelledKeepsTheFile(t *testing.T) {
 	dir := newDir(t, "bin")
 	r := installed(t, dir, randomBytes(4<<20, 21))

@@ -82,3 +82,32 @@ func TestPolicyComparesCleanedPathsOnly(t *testing.T) {
 		assert.ErrorIs(t, err, ErrNotAllowed, dir)
 	}
 }
+
+func TestInstallNeverWritesThroughASymlinkAtItsTemporaryName(t *testing.T) {
+	// Someone who guessed the temporary file's name put a symlink there,
+	// to a victim: O_CREAT|O_EXCL refuses the name, and Install takes
+	// another.
+	root := t.TempDir()
+	dir := filepath.Join(root, "bin")
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	victim := filepath.Join(root, "victim")
+	require.NoError(t, os.WriteFile(victim, []byte("kept"), 0o644))
+	require.NoError(t, os.Symlink(victim, filepath.Join(dir, ".queen-rbee.guessed.tmp")))
+	suffixes := []string{"guessed", "other"}
+	real := tempSuffix
+	tempSuffix = func() string { s := suffixes[0]; suffixes = suffixes[1:]; return s }
+	t.Cleanup(func() { tempSuffix = real })
+	src := filepath.Join(t.TempDir(), "queen-rbee")
+	require.NoError(t, os.WriteFile(src, []byte("the binary"), 0o755))
+
+	_, err := Install(context.Background(), Policy{Dirs: []string{dir}},
+		daemoncontract.InstallConfig{BinaryName: "queen-rbee", BinaryPath: &src, TargetPath: &dir})
+	require.NoError(t, err)
+	assert.Empty(t, suffixes, "a second name was taken")
+	got, err := os.ReadFile(victim)
+	require.NoError(t, err)
+	assert.Equal(t, "kept", string(got))
+	link, err := os.Readlink(filepath.Join(dir, ".queen-rbee.guessed.tmp"))
+	require.NoError(t, err)
+	assert.Equal(t, victim, link, "someone else's symlink is left alone")
+}
