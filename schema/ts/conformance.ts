@@ -273,6 +273,30 @@ export const check138: dc.InstallResult = case138;
 const case139 = {"binary_path":"/b","install_time":1,"sha256":"\u0039f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"};
 export const check139: dc.InstallResult = case139;
 
+// cases.jsonl line 144: the golden minimal message of v0.1.0 and v0.2.0 (testdata/wire)
+const case144 = {"binary_path":"/usr/local/bin/rbee-hive","install_time":0};
+export const check144: dc.InstallResult = case144;
+
+// cases.jsonl line 145: the golden full message of v0.1.0 and v0.2.0 (testdata/wire)
+const case145 = {"daemon_name":"rbee-hive","pid":4242,"graceful_timeout_secs":30,"job_id":"job-1"};
+export const check145: dc.ShutdownConfig = case145;
+
+// cases.jsonl line 146: the golden minimal message of v0.1.0 and v0.2.0 (testdata/wire)
+const case146 = {"daemon_name":"rbee-hive","pid":4242,"graceful_timeout_secs":5};
+export const check146: dc.ShutdownConfig = case146;
+
+// cases.jsonl line 147: the golden full message of v0.1.0 and v0.2.0 (testdata/wire)
+const case147 = {"id":"workstation","is_running":true,"health_status":"200 OK","metadata":{"port":7835,"version":"0.1.0","models":["llama-3-8b"]}};
+export const check147: dc.StatusResponse = case147;
+
+// cases.jsonl line 148: the golden minimal message of v0.1.0 and v0.2.0 (testdata/wire)
+const case148 = {"id":"workstation","is_running":false};
+export const check148: dc.StatusResponse = case148;
+
+// cases.jsonl line 149: the golden full message of v0.1.0 and v0.2.0 (testdata/wire)
+const case149 = {"daemon_name":"queen-rbee","install_path":"/home/u/.local/bin/queen-rbee","job_id":"job-9"};
+export const check149: dc.UninstallConfig = case149;
+
 // testdata/wire/v0.1.0/DaemonHandle.json
 const golden1 = {"daemon_name":"rbee-hive","started_by_us":true,"base_url":"http://localhost:7835","pid":12345,"process_identity":"linux:0b2a0c47-1d8e-4b59-9c1e-4f3b2f7d9a10:48213"};
 export const checkGolden1: dc.DaemonHandle = golden1;
