@@ -25,8 +25,8 @@
 // whole seconds, and the hash.
 //
 // Until the rename, every error, a cancelled context included (the copy
-// checks it before every MiB), removes the temporary file and leaves the
-// target as it was. The rename is the last change: after it, only the fsync
+// checks it before every MiB), removes the temporary file (should that
+// fail too, the error names the file) and leaves the target as it was. The rename is the last change: after it, only the fsync
 // of the directory can fail, and then Install returns the receipt with the
 // error, because the new binary is in place (a crash may still undo the
 // rename).
@@ -89,8 +89,9 @@
 //     keeper that takes binary_path from a sender it does not trust
 //     publishes every file it can read, unless it checks the source too.
 //   - The policy's directories themselves are trusted: they are opened as
-//     written, following any symlink in their path. Only what is inside them
-//     is reached without following symlinks.
+//     written, following any symlink in their path, once a call; the call
+//     then keeps the directory it opened. Only what is inside them is
+//     reached without following symlinks.
 //   - A crash during Install (SIGKILL, power loss) can leave a temporary file
 //     named .<binary_name>.<random>.tmp in the directory; no later call
 //     removes it, since nothing proves it is Install's.
