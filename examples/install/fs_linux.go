@@ -181,6 +181,7 @@ func openSource(path string) (*os.File, error) {
 	if !isRegular(st) {
 		return nil, fmt.Errorf("%w: the source %s is %s", ErrNotRegular, path, describe(st))
 	}
+	betweenStatAndOpen()
 	fd, err := retry(func() (int, error) {
 		return syscall.Open(path, syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY|syscall.O_CLOEXEC, 0)
 	})
@@ -203,6 +204,10 @@ func openSource(path string) (*os.File, error) {
 	}
 	return opened, nil
 }
+
+// betweenStatAndOpen does nothing. Tests replace it, to swap the source
+// where a race would.
+var betweenStatAndOpen = func() {}
 
 // checkOpened checks that fd, just opened with O_NONBLOCK for path, is the
 // regular file that st describes, and returns it as an *os.File in

@@ -156,10 +156,13 @@ var (
 // The directory is target_path, or p.Dirs[0] when cfg has none; it must be
 // one of p.Dirs ([ErrNotAllowed]). The source must be a regular file, or a
 // symlink to one; a directory, a device, a FIFO or a socket is
-// [ErrNotRegular], found before it is opened, so that a FIFO does not block
-// and a device is never read; so is a pseudo-file of the kernel's (/proc,
-// /sys and the like), whose bytes are the kernel's state. A directory or a
-// special file at the target is [ErrNotRegular] too.
+// [ErrNotRegular], found by stat(2) before it is opened, so that a FIFO
+// does not block and a device is never read. Should one be swapped in
+// between, the open does not block (O_NONBLOCK) and fstat(2) on the
+// descriptor refuses it before a byte is read. A pseudo-file of the
+// kernel's (/proc, /sys and the like), whose bytes are the kernel's state,
+// is [ErrNotRegular] too, and so is a directory or a special file at the
+// target.
 //
 // The receipt's binary_path is <dir>/<binary_name>, its install_time the
 // time of the rename in whole seconds (UTC), and its sha256 the hash of the

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -110,4 +112,39 @@ func TestInstallNeverWritesThroughASymlinkAtItsTemporaryName(t *testing.T) {
 	link, err := os.Readlink(filepath.Join(dir, ".queen-rbee.guessed.tmp"))
 	require.NoError(t, err)
 	assert.Equal(t, victim, link, "someone else's symlink is left alone")
+}
+
+func TestInstallRefusesASourceSwappedForAFIFOAfterItsStat(t *testing.T) {
+	// The source is a symlink to a regular file when stat(2) looks, and to
+	// a FIFO without a writer when the file is opened: the open does not
+	// block (O_NONBLOCK), and fstat(2) on the descriptor refuses it.
+	root := t.TempDir()
+	dir := filepath.Join(root, "bin")
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	regular, fifo, link := filepath.Join(root, "regular"), filepath.Join(root, "fifo"), filepath.Join(root, "source")
+	require.NoError(t, os.WriteFile(regular, []byte("a binary"), 0o755))
+	require.NoError(t, syscall.Mkfifo(fifo, 0o644))
+	require.NoError(t, os.Symlink(regular, link))
+	real := betweenStatAndOpen
+	betweenStatAndOpen = func() {
+		require.NoError(t, os.Remove(link))
+		require.NoError(t, os.Symlink(fifo, link))
+	}
+	t.Cleanup(func() { betweenStatAndOpen = real })
+
+	done := make(chan error, 1)
+	go func() {
+		_, err := Install(context.Background(), Policy{Dirs: []string{dir}},
+			daemoncontract.InstallConfig{BinaryName: "queen-rbee", BinaryPath: &link, TargetPath: &dir})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		assert.ErrorIs(t, err, ErrNotRegular)
+	case <-time.After(30 * time.Second): // a bound on a hang, not a measure
+		t.Fatal("Install blocks on a FIFO swapped in after the stat")
+	}
+	names, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Empty(t, names, "nothing is written")
 }
