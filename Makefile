@@ -125,6 +125,6 @@ tscheck:
 ## testdata/wire/$(VERSION), for a new release, and regenerate the TypeScript
 ## check that lists them. A version's messages are never rewritten.
 golden:
-	@test -n "$(VERSION)" || { echo "usage: make golden VERSION=v0.2.0"; exit 2; }
+	@test -n "$(VERSION)" || { echo "usage: make golden VERSION=v0.3.0"; exit 2; }
 	$(GO) test -count=1 -run '^TestGoldenMessages$$' . -args -golden-version=$(VERSION)
 	$(MAKE) schema

@@ -44,8 +44,9 @@ type plainInstallConfig struct {
 // plainInstallResult carries install_time as the integer it is on the wire;
 // a plain time.Time would not read the message at all.
 type plainInstallResult struct {
-	BinaryPath  string `json:"binary_path"`
-	InstallTime int64  `json:"install_time"`
+	BinaryPath  string  `json:"binary_path"`
+	InstallTime int64   `json:"install_time"`
+	SHA256      *string `json:"sha256,omitzero"`
 }
 
 type plainUninstallConfig struct {
@@ -74,7 +75,7 @@ const (
 	benchStatusRequest    = `{"id":"workstation","job_id":"job-123"}`
 	benchStatusResponse   = `{"id":"workstation","is_running":true,"health_status":"healthy","metadata":{"port":7835,"version":"0.1.0","models":["llama-3-8b"]}}`
 	benchInstallConfig    = `{"binary_name":"rbee-hive","binary_path":"/home/u/rbee/target/release/rbee-hive","target_path":"/usr/local/bin","job_id":"job-1"}`
-	benchInstallResult    = `{"binary_path":"/usr/local/bin/rbee-hive","install_time":1700000000}`
+	benchInstallResult    = `{"binary_path":"/usr/local/bin/rbee-hive","install_time":1700000000,"sha256":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}`
 	benchUninstallConfig  = `{"daemon_name":"queen-rbee","install_path":"/home/u/.local/bin/queen-rbee","job_id":"j-9"}`
 	benchHTTPDaemonConfig = `{"daemon_name":"queen-rbee","health_url":"http://localhost:7833/health","shutdown_endpoint":"/v1/shutdown","job_id":"job-7"}`
 	benchShutdownConfig   = `{"daemon_name":"rbee-hive","pid":4242,"graceful_timeout_secs":30,"job_id":"job-123"}`

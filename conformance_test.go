@@ -69,7 +69,7 @@ func loadConformance(tb testing.TB) []conformanceCase {
 
 func TestConformance(t *testing.T) {
 	cases := loadConformance(t)
-	require.Len(t, cases, 151)
+	require.Len(t, cases, 170)
 	for _, cd := range allCodecs {
 		for i, c := range cases {
 			t.Run(cd.name+"/"+strconv.Itoa(i+1)+"_"+c.Type, func(t *testing.T) {

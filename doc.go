@@ -54,6 +54,7 @@
 //	                  job_id                 JobID                           string                    optional
 //	InstallResult     binary_path            BinaryPath                      string                    required
 //	                  install_time           InstallTime                     integer (secs, see below) required
+//	                  sha256                 SHA256                          string                    optional
 //	UninstallConfig   daemon_name            DaemonName                      string                    required
 //	                  install_path           InstallPath                     string                    required
 //	                  job_id                 JobID                           string                    optional
@@ -72,6 +73,10 @@
 // kept. "install_time" is whole seconds since the Unix epoch, at most
 // 9223371974719179007, the most a time.Time holds; encoding drops the
 // fraction of a second, and a time before the epoch cannot be encoded.
+// Two members go beyond the Rust contract: a DaemonHandle's
+// "process_identity" and an InstallResult's "sha256". A Rust peer ignores
+// them; Go writes them only when set, so a message without them is byte for
+// byte what Rust writes.
 // "metadata" is kept as compacted raw JSON, and must be JSON that serde_json
 // reads: no number that is infinite as a 64-bit float (1e400, a 400-digit
 // integer, and 1.7976931348623158e308, which serde_json's parser overflows),

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -49,7 +50,8 @@ var goldenMessages = map[string]struct{ full, minimal any }{
 		daemoncontract.InstallConfig{BinaryName: "rbee-hive"},
 	},
 	"InstallResult": {
-		daemoncontract.InstallResult{BinaryPath: "/usr/local/bin/rbee-hive", InstallTime: time.Unix(1700000000, 0)},
+		daemoncontract.InstallResult{BinaryPath: "/usr/local/bin/rbee-hive", InstallTime: time.Unix(1700000000, 0),
+			SHA256: new("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")},
 		daemoncontract.InstallResult{BinaryPath: "/usr/local/bin/rbee-hive", InstallTime: time.Unix(0, 0)},
 	},
 	"UninstallConfig": {
@@ -120,7 +122,93 @@ func TestGoldenMessages(t *testing.T) {
 			assert.FileExists(t, filepath.Join(dir, name), "listed in %s/SHA256SUMS: a golden message is never removed", dir)
 		}
 	}
-	assert.Equal(t, 2*len(goldenMessages), perVersion["v0.1.0"], "v0.1.0 holds every type")
+	for _, version := range []string{"v0.1.0", "v0.2.0"} {
+		assert.Equal(t, 2*len(goldenMessages), perVersion[version], "%s holds every type", version)
+	}
+}
+
+// TestGoldenMessagesAreReadByTheRustReference: every golden message, of
+// every version, is a conformance case that the Rust reference accepted
+// (internal/recordcases recorded it), and what the reference writes back
+// is the golden message, or for a member beyond the Rust contract
+// (go_output), the golden message is what Go writes.
+func TestGoldenMessagesAreReadByTheRustReference(t *testing.T) {
+	cases := map[[2]string]conformanceCase{}
+	for _, c := range loadConformance(t) {
+		cases[[2]string{c.Type, c.Input}] = c
+	}
+	names, err := filepath.Glob(filepath.Join(goldenDir, "*", "*.json"))
+	require.NoError(t, err)
+	for _, name := range names {
+		b, err := os.ReadFile(name)
+		require.NoError(t, err)
+		msg := strings.TrimSuffix(string(b), "\n")
+		typ, _, _ := strings.Cut(filepath.Base(name), ".")
+		c, ok := cases[[2]string{typ, msg}]
+		if !assert.True(t, ok, "%s is not a conformance case: record it with internal/recordcases", name) {
+			continue
+		}
+		require.True(t, c.OK && c.GoRejects == "", "%s: the Rust reference rejected it, or Go does", name)
+		want := *c.Output
+		if c.GoOutput != nil {
+			want = *c.GoOutput
+		}
+		assert.Equal(t, canonical(t, []byte(want)), canonical(t, []byte(msg)), "%s", name)
+	}
+}
+
+// TestGoldenMessagesOfTheNewestVersion: the newest golden set is the
+// contract as it is now, so that a member added to goldenMessages fails
+// until a new set is cut (make golden VERSION=...).
+func TestGoldenMessagesOfTheNewestVersion(t *testing.T) {
+	dirs, err := filepath.Glob(filepath.Join(goldenDir, "v*"))
+	require.NoError(t, err)
+	require.NotEmpty(t, dirs)
+	newest := slices.MaxFunc(dirs, func(a, b string) int {
+		return slices.Compare(versionNumbers(t, filepath.Base(a)), versionNumbers(t, filepath.Base(b)))
+	})
+	for typ, m := range goldenMessages {
+		for suffix, v := range map[string]any{".json": m.full, ".minimal.json": m.minimal} {
+			b, err := v.(json.Marshaler).MarshalJSON()
+			require.NoError(t, err)
+			got, err := os.ReadFile(filepath.Join(newest, typ+suffix))
+			require.NoError(t, err)
+			assert.Equal(t, string(b)+"\n", string(got), "%s%s: the newest golden set, %s, is not what the contract writes now: cut a new one (make golden VERSION=...)", typ, suffix, newest)
+		}
+	}
+}
+
+// versionNumbers returns the numbers of a version "vX.Y.Z".
+func versionNumbers(t *testing.T, version string) []int {
+	parts := strings.Split(strings.TrimPrefix(version, "v"), ".")
+	require.Len(t, parts, 3, "a golden version is vX.Y.Z, got %q", version)
+	var n []int
+	for _, p := range parts {
+		i, err := strconv.Atoi(p)
+		require.NoError(t, err, "a golden version is vX.Y.Z, got %q", version)
+		n = append(n, i)
+	}
+	return n
+}
+
+// TestGoldenInstallResultSHA256: v0.2.0 added sha256 to InstallResult. The
+// v0.1.0 receipt, without it, still decodes, with SHA256 nil; the v0.2.0
+// receipt carries it.
+func TestGoldenInstallResultSHA256(t *testing.T) {
+	for version, want := range map[string]*string{
+		"v0.1.0": nil,
+		"v0.2.0": new("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"),
+	} {
+		b, err := os.ReadFile(filepath.Join(goldenDir, version, "InstallResult.json"))
+		require.NoError(t, err)
+		for _, cd := range allCodecs {
+			var r daemoncontract.InstallResult
+			require.NoError(t, cd.unmarshal(b, &r), "%s: %s", cd.name, version)
+			assert.Equal(t, want, r.SHA256, "%s: %s", cd.name, version)
+			assert.Equal(t, "/usr/local/bin/rbee-hive", r.BinaryPath, "%s: %s", cd.name, version)
+			assert.Equal(t, int64(1700000000), r.InstallTime.Unix(), "%s: %s", cd.name, version)
+		}
+	}
 }
 
 // readSums reads dir's SHA256SUMS: file name to hex digest.

@@ -95,12 +95,13 @@ func (c *InstallConfig) UnmarshalJSON(b []byte) error {
 	return commit(c, &v, decodeBytes(b, installConfigLayout, v.values()))
 }
 
-// InstallResult reports a finished installation. Decoding checks only the
-// message's shape: call [InstallResult.Validate] before acting on it.
+// InstallResult reports a finished installation: the installer's receipt.
+// Decoding checks only the message's shape: call [InstallResult.Validate]
+// before acting on it.
 //
 // On the wire:
 //
-//	{"binary_path":"/usr/local/bin/rbee-hive","install_time":1700000000}
+//	{"binary_path":"/usr/local/bin/rbee-hive","install_time":1700000000,"sha256":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}
 type InstallResult struct {
 	// BinaryPath is where the binary was installed. Required ("binary_path").
 	BinaryPath string `json:"binary_path"`
@@ -113,16 +114,30 @@ type InstallResult struct {
 	// second, and a time before the epoch (the zero time.Time too) is an
 	// encoding error. Decoded times are in UTC.
 	InstallTime time.Time `json:"install_time"`
+
+	// SHA256 is the SHA-256 of the installed file's bytes, as 64 lower-case
+	// hex digits ("sha256"): what proves, later, that the file at
+	// binary_path is still the one this installation wrote, so that an
+	// uninstaller removes only that. Optional: nil means absent, and then
+	// the receipt proves nothing about the file's content; absent or null on
+	// the wire decode as nil. Written after install_time, and only when set.
+	//
+	// Beyond the Rust contract: a Rust peer ignores the member, and a
+	// receipt it writes back has none. A peer that writes it must write a
+	// string or null: Go rejects another type, where serde ignores the
+	// unknown member.
+	SHA256 *string `json:"sha256,omitzero"`
 }
 
 var installResultLayout = &layout{typ: "InstallResult", members: []memberLayout{
 	{name: "binary_path", valid: installedPathRule},
 	{name: "install_time", valid: epochRule},
+	{name: "sha256", optional: true, valid: sha256Rule},
 }}
 
 // values binds r to InstallResult's fields.
 func (r *InstallResult) values() values {
-	return values{&r.BinaryPath, &r.InstallTime}
+	return values{&r.BinaryPath, &r.InstallTime, &r.SHA256}
 }
 
 // Validate reports whether r is safe to act on. It returns nil, or a
@@ -133,7 +148,10 @@ func (r *InstallResult) values() values {
 //     a top-level entry such as /usr), with no element longer than 255
 //     bytes, no backslash, nothing under /proc, /sys or /dev, and no
 //     control, format or default-ignorable character;
-//   - install_time must not be before the Unix epoch.
+//   - install_time must not be before the Unix epoch;
+//   - sha256, when present, must be exactly 64 lower-case hex digits
+//     (0-9 a-f), the form the hash is compared in: "" and upper case are
+//     errors, not another spelling of the same hash.
 func (r InstallResult) Validate() error { return validate(installResultLayout, r.values()) }
 
 // MarshalJSONTo implements [encoding/json/v2.MarshalerTo]. encoding/json (v1)

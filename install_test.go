@@ -104,6 +104,58 @@ func TestInstallResultLargestTime(t *testing.T) {
 	assert.Equal(t, int64(9223371974719179007), r.InstallTime.Unix())
 }
 
+// sum is the SHA-256 of "test", in the one form the contract writes.
+const sum = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+
+var installResultSHA256Tests = []jsonTest[daemoncontract.InstallResult]{
+	{
+		name: "absent: nil, and not written",
+		in:   `{"binary_path":"/b","install_time":1}`,
+		want: daemoncontract.InstallResult{BinaryPath: "/b", InstallTime: time.Unix(1, 0).UTC()},
+		out:  `{"binary_path":"/b","install_time":1}`,
+	},
+	{
+		name: "null is absent",
+		in:   `{"binary_path":"/b","install_time":1,"sha256":null}`,
+		want: daemoncontract.InstallResult{BinaryPath: "/b", InstallTime: time.Unix(1, 0).UTC()},
+		out:  `{"binary_path":"/b","install_time":1}`,
+	},
+	{
+		name: "present: kept, and written after install_time",
+		in:   `{"sha256":"` + sum + `","install_time":1,"binary_path":"/b"}`,
+		want: daemoncontract.InstallResult{BinaryPath: "/b", InstallTime: time.Unix(1, 0).UTC(), SHA256: new(sum)},
+		out:  `{"binary_path":"/b","install_time":1,"sha256":"` + sum + `"}`,
+	},
+	{
+		name: "upper case decodes as it is (Validate rejects it)",
+		in:   `{"binary_path":"/b","install_time":1,"sha256":"` + strings.ToUpper(sum) + `"}`,
+		want: daemoncontract.InstallResult{BinaryPath: "/b", InstallTime: time.Unix(1, 0).UTC(), SHA256: new(strings.ToUpper(sum))},
+		out:  `{"binary_path":"/b","install_time":1,"sha256":"` + strings.ToUpper(sum) + `"}`,
+	},
+	{
+		name: "empty is kept (Validate rejects it)",
+		in:   `{"binary_path":"/b","install_time":1,"sha256":""}`,
+		want: daemoncontract.InstallResult{BinaryPath: "/b", InstallTime: time.Unix(1, 0).UTC(), SHA256: new("")},
+		out:  `{"binary_path":"/b","install_time":1,"sha256":""}`,
+	},
+}
+
+func TestInstallResultSHA256JSON(t *testing.T) {
+	runJSONTests(t, installResultSHA256Tests)
+}
+
+func TestInstallResultSHA256DecodeErrors(t *testing.T) {
+	// serde ignores an unknown member whatever its type; Go knows the
+	// member, and reads a string or null only.
+	runDecodeErrorTests[daemoncontract.InstallResult](t, []decodeErrorTest{
+		{"number", `{"binary_path":"/b","install_time":1,"sha256":1}`, "sha256"},
+		{"boolean", `{"binary_path":"/b","install_time":1,"sha256":true}`, "sha256"},
+		{"array", `{"binary_path":"/b","install_time":1,"sha256":["` + sum + `"]}`, "sha256"},
+		{"object", `{"binary_path":"/b","install_time":1,"sha256":{}}`, "sha256"},
+		{"repeated", `{"binary_path":"/b","install_time":1,"sha256":"` + sum + `","sha256":null}`, "sha256"},
+	})
+}
+
 func TestInstallResultDecodedTimeIsUTC(t *testing.T) {
 	var r daemoncontract.InstallResult
 	assert.NoError(t, r.UnmarshalJSON([]byte(`{"binary_path":"/b","install_time":1700000000}`)))

@@ -51,6 +51,8 @@ var sentinelTests = []struct {
 	{"ErrWrongType", "ShutdownConfig", `{"daemon_name":"h","pid":1e3}`, "pid"},
 	{"ErrWrongType", "ShutdownConfig", `{"daemon_name":"h","pid":"7"}`, "pid"},
 	{"ErrWrongType", "DaemonHandle", `{"daemon_name":"q","started_by_us":true,"base_url":"http://x","pid":7,"process_identity":1}`, "process_identity"},
+	{"ErrWrongType", "InstallResult", `{"binary_path":"/b","install_time":1,"sha256":1}`, "sha256"},
+	{"ErrWrongType", "InstallResult", `{"binary_path":"/b","install_time":1,"sha256":1}`, "sha256"},
 	{"ErrOutOfRange", "ShutdownConfig", `{"daemon_name":"h","pid":-1}`, "pid"},
 	{"ErrOutOfRange", "ShutdownConfig", `{"daemon_name":"h","pid":4294967296}`, "pid"},
 	{"ErrOutOfRange", "InstallResult", `{"binary_path":"/b","install_time":9223372036854775808}`, "install_time"},

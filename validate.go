@@ -109,6 +109,8 @@ var (
 	// installedPathRule: binary_path of an InstallResult, the file that an
 	// install wrote.
 	installedPathRule = stringRule(func(s string) error { return checkPath(s, fileInDir) })
+	// sha256Rule: InstallResult's sha256.
+	sha256Rule = stringRule(lowerHexSHA256)
 )
 
 // stringRule returns a rule that applies check to a string member, or to an
@@ -407,6 +409,24 @@ func checkPath(s string, kind pathKind) error {
 		if len(elem) > maxElementBytes {
 			return fmt.Errorf("must have no element longer than %d bytes (NAME_MAX), got one of %d bytes", maxElementBytes, len(elem))
 		}
+	}
+	return nil
+}
+
+// sha256HexLen is the length of a SHA-256 (FIPS 180-4: 256 bits) in hex.
+const sha256HexLen = 64
+
+// lowerHexSHA256: a SHA-256 written as exactly 64 lower-case hex digits, as
+// Go's hex.EncodeToString and sha256sum(1) write it. The hash is compared as
+// a string, so one spelling only: upper case would name the same bytes and
+// never compare equal.
+func lowerHexSHA256(s string) error {
+	ok := len(s) == sha256HexLen
+	for i := 0; ok && i < len(s); i++ {
+		ok = isDigit(s[i]) || 'a' <= s[i] && s[i] <= 'f'
+	}
+	if !ok {
+		return fmt.Errorf("must be a SHA-256 of exactly 64 lower-case hex digits (0-9 a-f), got %s (%d bytes)", quote(s), len(s))
 	}
 	return nil
 }

@@ -557,6 +557,27 @@ func TestInstallResultValidate(t *testing.T) {
 		{"unclean path", r("/a/../b", time.Unix(0, 0)), []string{"binary_path"}},
 		{"every rule at once", r("", time.Time{}), []string{"binary_path", "install_time"}},
 	})
+	const sum = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+	h := func(sha256 string) validator {
+		return daemoncontract.InstallResult{BinaryPath: "/opt/b", InstallTime: time.Unix(0, 0), SHA256: &sha256}
+	}
+	runValidateCases(t, "InstallResult", []validateCase{
+		{"no sha256", daemoncontract.InstallResult{BinaryPath: "/opt/b", InstallTime: time.Unix(0, 0)}, nil},
+		{"a sha256", h(sum), nil},
+		{"every digit", h(strings.Repeat("0123456789abcdef", 4)), nil},
+		{"empty sha256", h(""), []string{"sha256"}},
+		{"upper-case sha256", h(strings.ToUpper(sum)), []string{"sha256"}},
+		{"one upper-case digit", h(sum[:63] + "A"), []string{"sha256"}},
+		{"63 digits", h(sum[:63]), []string{"sha256"}},
+		{"65 digits", h(sum + "0"), []string{"sha256"}},
+		{"a SHA-512", h(sum + sum), []string{"sha256"}},
+		{"not hex", h(sum[:63] + "g"), []string{"sha256"}},
+		{"prefixed", h("sha256:" + sum[:57]), []string{"sha256"}},
+		{"a space", h(sum[:63] + " "), []string{"sha256"}},
+		{"NUL", h(sum[:63] + "\x00"), []string{"sha256"}},
+		{"full-width digit", h(sum[:61] + "０"), []string{"sha256"}},
+		{"every rule at once", daemoncontract.InstallResult{SHA256: new("x")}, []string{"binary_path", "install_time", "sha256"}},
+	})
 }
 
 func TestStatusValidate(t *testing.T) {

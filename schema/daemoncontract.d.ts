@@ -141,8 +141,9 @@ export interface InstallConfig {
 }
 
 /**
- * InstallResult reports a finished installation. Decoding checks only the
- * message's shape: call InstallResult.Validate before acting on it.
+ * InstallResult reports a finished installation: the installer's receipt.
+ * Decoding checks only the message's shape: call InstallResult.Validate before
+ * acting on it.
  */
 export interface InstallResult {
   /**
@@ -160,6 +161,20 @@ export interface InstallResult {
    * Decoded times are in UTC.
    */
   install_time: number;
+
+  /**
+   * SHA256 is the SHA-256 of the installed file's bytes, as 64 lower-case hex
+   * digits ("sha256"): what proves, later, that the file at binary_path is
+   * still the one this installation wrote, so that an uninstaller removes only
+   * that. Optional: nil means absent, and then the receipt proves nothing about
+   * the file's content; absent or null on the wire decode as nil. Written after
+   * install_time, and only when set.
+   *
+   * Beyond the Rust contract: a Rust peer ignores the member, and a receipt it
+   * writes back has none. A peer that writes it must write a string or null: Go
+   * rejects another type, where serde ignores the unknown member.
+   */
+  sha256?: string | null;
 }
 
 /**

@@ -1,21 +1,28 @@
 // Command demo shows the daemon contract driving a real daemon lifecycle.
 //
-// It starts a small HTTP daemon as a child process (this program again, run
-// with -serve), playing queen-rbee on a free loopback port, and then walks
-// the lifecycle through the example packages:
+// It installs a small HTTP daemon (a copy of this program, which run with
+// -serve plays queen-rbee on a free loopback port) into a temporary
+// directory, starts it from there, and walks its lifecycle through the
+// example packages:
 //
-//  1. ensure: the daemon is not running, so the demo starts it; the handle
-//     says started_by_us, and carries the pid and process_identity.
-//  2. status: the daemon answers its health check.
-//  3. ensure again: now it is already running, and this second handle does
+//  1. install: the daemon's binary is copied into the directory that the
+//     installer's policy allows; the receipt carries its sha256.
+//  2. ensure: the daemon is not running, so the demo starts the installed
+//     binary; the handle says started_by_us, and carries the pid and
+//     process_identity.
+//  3. status: the daemon answers its health check.
+//  4. ensure again: now it is already running, and this second handle does
 //     not own it.
-//  4. stop through the second handle: nothing happens, it is not ours.
-//  5. stop through the first handle: the daemon is asked to stop, and exits.
+//  5. uninstall: refused, because a process runs the binary.
+//  6. stop through the second handle: nothing happens, it is not ours.
+//  7. stop through the first handle: the daemon is asked to stop, and exits.
+//  8. uninstall: the receipt proves the file is the one installed, and no
+//     process runs it: it is removed.
 //
 // Each step prints one line: a JSON object with that step's contract
 // messages, exactly as json.Marshal writes them. The demo exits 0 and leaves
-// no process behind; if the demo is killed, its child notices its stdin close
-// and exits too.
+// no process and no file behind; if the demo is killed, its child notices
+// its stdin close and exits too (the temporary directory stays).
 //
 // Run it with make demo, or go run ./examples/demo.
 package main
@@ -31,11 +38,13 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/rbee-keeper/daemoncontract"
+	"github.com/rbee-keeper/daemoncontract/examples/install"
 	"github.com/rbee-keeper/daemoncontract/examples/lifecycle"
 	"github.com/rbee-keeper/daemoncontract/examples/queenlifecycle"
 )
@@ -58,28 +67,25 @@ func main() {
 	}
 }
 
-// step is one line of the demo's output: a step's name and its contract
-// messages.
+// step is one line of the demo's output: a step's name, its contract
+// messages, and how it ended.
 type step struct {
-	Step     string                           `json:"step"`
-	Config   *daemoncontract.HttpDaemonConfig `json:"config,omitempty"`
-	Request  *daemoncontract.StatusRequest    `json:"request,omitempty"`
-	Response *daemoncontract.StatusResponse   `json:"response,omitempty"`
-	Handle   *daemoncontract.DaemonHandle     `json:"handle,omitempty"`
-	Shutdown *daemoncontract.ShutdownConfig   `json:"shutdown,omitempty"`
-	Outcome  *lifecycle.Outcome               `json:"outcome,omitempty"`
+	Step      string                           `json:"step"`
+	Install   *daemoncontract.InstallConfig    `json:"install,omitempty"`
+	Uninstall *daemoncontract.UninstallConfig  `json:"uninstall,omitempty"`
+	Receipt   *daemoncontract.InstallResult    `json:"receipt,omitempty"`
+	Config    *daemoncontract.HttpDaemonConfig `json:"config,omitempty"`
+	Request   *daemoncontract.StatusRequest    `json:"request,omitempty"`
+	Response  *daemoncontract.StatusResponse   `json:"response,omitempty"`
+	Handle    *daemoncontract.DaemonHandle     `json:"handle,omitempty"`
+	Shutdown  *daemoncontract.ShutdownConfig   `json:"shutdown,omitempty"`
+	Outcome   string                           `json:"outcome,omitempty"`
+	Error     string                           `json:"error,omitempty"`
 }
 
 // run walks the lifecycle and prints one line a step to w. It returns once
-// the daemon it started has exited and been reaped.
+// the daemon it started has exited and been reaped, and its binary removed.
 func run(ctx context.Context, w io.Writer) error {
-	port, err := freePort()
-	if err != nil {
-		return err
-	}
-	cfg := queenlifecycle.Config("127.0.0.1", port)
-	child := &child{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
-	defer child.close()
 	emit := func(s step) error {
 		b, err := json.Marshal(s)
 		if err != nil {
@@ -88,6 +94,39 @@ func run(ctx context.Context, w io.Writer) error {
 		_, err = fmt.Fprintf(w, "%s\n", b)
 		return err
 	}
+
+	// The installer may write into one directory only: bin, in a new
+	// temporary directory.
+	tmp, err := os.MkdirTemp("", "daemoncontract-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	bin := filepath.Join(tmp, "bin")
+	if err := os.Mkdir(bin, 0o755); err != nil {
+		return err
+	}
+	policy := install.Policy{Dirs: []string{bin}}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	installCfg := daemoncontract.InstallConfig{BinaryName: queenlifecycle.DaemonName, BinaryPath: &exe, TargetPath: &bin}
+	receipt, err := install.Install(ctx, policy, installCfg)
+	if err != nil {
+		return err
+	}
+	if err := emit(step{Step: "install", Install: &installCfg, Receipt: &receipt}); err != nil {
+		return err
+	}
+
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	cfg := queenlifecycle.Config("127.0.0.1", port)
+	child := &child{exe: receipt.BinaryPath, addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
+	defer child.close()
 
 	ours, err := queenlifecycle.EnsureProcess(ctx, cfg, child.start)
 	if err != nil {
@@ -114,6 +153,15 @@ func run(ctx context.Context, w io.Writer) error {
 		return err
 	}
 
+	uninstallCfg := daemoncontract.UninstallConfig{DaemonName: queenlifecycle.DaemonName, InstallPath: receipt.BinaryPath}
+	err = install.Uninstall(ctx, policy, uninstallCfg, receipt)
+	if !errors.Is(err, install.ErrRunning) {
+		return fmt.Errorf("uninstall while the daemon runs: want a refusal, got %v", err)
+	}
+	if err := emit(step{Step: "uninstall", Uninstall: &uninstallCfg, Receipt: &receipt, Outcome: "refused", Error: err.Error()}); err != nil {
+		return err
+	}
+
 	pid, _ := ours.PID()
 	shutdown := daemoncontract.NewShutdownConfig(queenlifecycle.DaemonName, pid)
 	for _, h := range []queenlifecycle.QueenHandle{theirs, ours} {
@@ -121,17 +169,20 @@ func run(ctx context.Context, w io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if err := emit(step{Step: "stop", Handle: &h, Shutdown: &shutdown, Outcome: &outcome}); err != nil {
+		if err := emit(step{Step: "stop", Handle: &h, Shutdown: &shutdown, Outcome: outcome.String()}); err != nil {
 			return err
 		}
 	}
 
 	select {
 	case <-child.exited:
-		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("the daemon did not exit: %w", ctx.Err())
 	}
+	if err := install.Uninstall(ctx, policy, uninstallCfg, receipt); err != nil {
+		return err
+	}
+	return emit(step{Step: "uninstall", Uninstall: &uninstallCfg, Receipt: &receipt, Outcome: "removed"})
 }
 
 // freePort returns a loopback port that was free a moment ago.
@@ -144,8 +195,10 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// child is the daemon process the demo starts: this program run with -serve.
+// child is the daemon process the demo starts: the installed copy of this
+// program, run with -serve.
 type child struct {
+	exe    string // the installed binary
 	addr   string
 	stdin  io.Closer     // closing it tells the daemon to exit
 	cmd    *exec.Cmd     // nil until started
@@ -158,11 +211,7 @@ func (c *child) start(context.Context) (*os.Process, error) {
 	if c.cmd != nil {
 		return nil, errors.New("the demo daemon was started already")
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(exe, "-serve", c.addr)
+	cmd := exec.Command(c.exe, "-serve", c.addr)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

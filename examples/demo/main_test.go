@@ -3,11 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -38,7 +42,7 @@ func TestDemo(t *testing.T) {
 	require.NoError(t, run(ctx, &out))
 
 	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
-	require.Len(t, lines, 5, "one line a step:\n%s", out.String())
+	require.Len(t, lines, 8, "one line a step:\n%s", out.String())
 	var steps []map[string]any
 	for _, line := range lines {
 		var s map[string]any
@@ -53,35 +57,61 @@ func TestDemo(t *testing.T) {
 		return v
 	}
 
-	assert.Equal(t, "ensure", field(0, "step"))
-	assert.Equal(t, "queen-rbee", field(0, "handle", "daemon_name"))
-	assert.Equal(t, true, field(0, "handle", "started_by_us"))
-	pid := field(0, "handle", "pid")
+	// The demo installs a copy of its own binary (here, the test binary).
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	data, err := os.ReadFile(exe)
+	require.NoError(t, err)
+	sum := sha256.Sum256(data)
+	assert.Equal(t, "install", field(0, "step"))
+	assert.Equal(t, exe, field(0, "install", "binary_path"))
+	assert.Equal(t, "queen-rbee", field(0, "install", "binary_name"))
+	installed := field(0, "receipt", "binary_path")
+	assert.Equal(t, filepath.Join(field(0, "install", "target_path").(string), "queen-rbee"), installed)
+	assert.Equal(t, hex.EncodeToString(sum[:]), field(0, "receipt", "sha256"))
+
+	assert.Equal(t, "ensure", field(1, "step"))
+	assert.Equal(t, "queen-rbee", field(1, "handle", "daemon_name"))
+	assert.Equal(t, true, field(1, "handle", "started_by_us"))
+	pid := field(1, "handle", "pid")
 	require.NotNil(t, pid)
-	identity := field(0, "handle", "process_identity")
+	identity := field(1, "handle", "process_identity")
 	assert.Regexp(t, "^linux:[0-9a-f-]+:[0-9]+$", identity)
 
-	assert.Equal(t, "status", field(1, "step"))
-	assert.Equal(t, true, field(1, "response", "is_running"))
-	assert.Equal(t, "queen", field(1, "response", "id"))
-	assert.Equal(t, "200 OK", field(1, "response", "health_status"))
+	assert.Equal(t, "status", field(2, "step"))
+	assert.Equal(t, true, field(2, "response", "is_running"))
+	assert.Equal(t, "queen", field(2, "response", "id"))
+	assert.Equal(t, "200 OK", field(2, "response", "health_status"))
 
-	assert.Equal(t, "ensure", field(2, "step"))
-	assert.Equal(t, false, field(2, "handle", "started_by_us"))
-	assert.NotContains(t, field(2, "handle"), "pid")
-	assert.NotContains(t, field(2, "handle"), "process_identity")
-
-	assert.Equal(t, "stop", field(3, "step"))
-	assert.Equal(t, "not ours", field(3, "outcome"))
+	assert.Equal(t, "ensure", field(3, "step"))
 	assert.Equal(t, false, field(3, "handle", "started_by_us"))
+	assert.NotContains(t, field(3, "handle"), "pid")
+	assert.NotContains(t, field(3, "handle"), "process_identity")
 
-	assert.Equal(t, "stop", field(4, "step"))
-	assert.Equal(t, "stopped gracefully", field(4, "outcome"))
-	assert.Equal(t, pid, field(4, "shutdown", "pid"))
-	assert.Equal(t, identity, field(4, "handle", "process_identity"))
+	// The daemon runs the installed binary: the uninstaller refuses.
+	assert.Equal(t, "uninstall", field(4, "step"))
+	assert.Equal(t, installed, field(4, "uninstall", "install_path"))
+	assert.Equal(t, field(0, "receipt"), field(4, "receipt"))
+	assert.Equal(t, "refused", field(4, "outcome"))
+	assert.Contains(t, field(4, "error"), fmt.Sprintf("pid %v runs %s", pid, installed))
 
-	// run returned after reaping its daemon: the pid is gone.
+	assert.Equal(t, "stop", field(5, "step"))
+	assert.Equal(t, "not ours", field(5, "outcome"))
+	assert.Equal(t, false, field(5, "handle", "started_by_us"))
+
+	assert.Equal(t, "stop", field(6, "step"))
+	assert.Equal(t, "stopped gracefully", field(6, "outcome"))
+	assert.Equal(t, pid, field(6, "shutdown", "pid"))
+	assert.Equal(t, identity, field(6, "handle", "process_identity"))
+
+	assert.Equal(t, "uninstall", field(7, "step"))
+	assert.Equal(t, "removed", field(7, "outcome"))
+	assert.Equal(t, field(0, "receipt"), field(7, "receipt"))
+
+	// run returned after reaping its daemon: the pid is gone; and after
+	// removing the binary and its temporary directory.
 	assert.ErrorIs(t, syscall.Kill(int(pid.(float64)), 0), syscall.ESRCH, "no process left behind")
+	assert.NoDirExists(t, filepath.Dir(filepath.Dir(installed.(string))), "no file left behind")
 }
 
 func TestDaemonExitsWhenTheDemoDies(t *testing.T) {

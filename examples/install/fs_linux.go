@@ -1,0 +1,388 @@
+//go:build linux
+
+package install
+
+// The file operations of Install and Uninstall. Every name inside a policy
+// directory is reached through a descriptor of that directory, opened once
+// (openat(2), renameat(2), unlinkat(2)), and never through a path that a
+// symlink could redirect after a check: openat with O_NOFOLLOW refuses a
+// symlink in the last element, and a name has no other element.
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/rbee-keeper/daemoncontract"
+)
+
+// oPath is open(2)'s O_PATH: a descriptor that names a file without opening
+// it, so that fstat(2) describes a FIFO or a device without what opening
+// one does (a waiting writer let through, a tape rewound). Its value is the
+// same on every architecture Go runs Linux on; package syscall does not
+// define it for all of them.
+const oPath = 0x200000
+
+// pseudoFS names the file system types, statfs(2)'s f_type
+// (include/uapi/linux/magic.h), whose regular files hold the kernel's
+// state rather than stored bytes: /proc/self/environ is a "regular file" of
+// size 0 that holds the reader's environment. Install refuses to copy them.
+var pseudoFS = map[uint32]string{
+	0x9fa0:     "proc",
+	0x62656572: "sysfs",
+	0x64626720: "debugfs",
+	0x74726163: "tracefs",
+	0x73636673: "securityfs",
+	0x27e0eb:   "cgroup",
+	0x63677270: "cgroup2",
+	0x62656570: "configfs",
+	0xcafe4a11: "bpf",
+	0xde5e81e4: "efivarfs",
+}
+
+// install writes the file at srcPath to dirPath/name as the package
+// documentation says, and returns its receipt. dirPath is allowed and
+// clean; name is a bare file name.
+func install(ctx context.Context, dirPath, name, srcPath string) (daemoncontract.InstallResult, error) {
+	target := filepath.Join(dirPath, name)
+	src, err := openSource(srcPath)
+	if err != nil {
+		return daemoncontract.InstallResult{}, err
+	}
+	defer src.Close()
+	d, err := openDir(dirPath)
+	if err != nil {
+		return daemoncontract.InstallResult{}, err
+	}
+	defer d.close()
+	switch st, err := d.lstat(name); {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return daemoncontract.InstallResult{}, err
+	case !isRegular(st) && !isSymlink(st):
+		return daemoncontract.InstallResult{}, fmt.Errorf("%w: %s is %s: Install replaces only a file or a symlink", ErrNotRegular, target, describe(st))
+	}
+
+	tmp, tmpName, err := d.createTemp(name)
+	if err != nil {
+		return daemoncontract.InstallResult{}, err
+	}
+	sum, err := writeTemp(ctx, tmp, src)
+	if err == nil {
+		err = ctx.Err() // the last moment to give up
+	}
+	if err == nil {
+		err = d.rename(tmpName, name)
+	}
+	if err != nil {
+		if rerr := d.unlink(tmpName); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("install: and the temporary file %s could not be removed: %w", d.join(tmpName), rerr))
+		}
+		return daemoncontract.InstallResult{}, fmt.Errorf("install: %s is unchanged: %w", target, err)
+	}
+	receipt := daemoncontract.InstallResult{BinaryPath: target, InstallTime: wholeSeconds(time.Now()), SHA256: &sum}
+	if err := syncDir(d); err != nil {
+		return receipt, fmt.Errorf("install: %s is installed, but the fsync of %s failed, so a crash may undo the rename: %w", target, dirPath, err)
+	}
+	return receipt, nil
+}
+
+// writeTemp copies src into tmp, makes it durable and executable, and
+// closes it. It returns the hash of what it wrote.
+func writeTemp(ctx context.Context, tmp *os.File, src io.Reader) (string, error) {
+	sum, err := copyHashed(ctx, tmp, src)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if err == nil {
+		err = tmp.Chmod(0o755) // fchmod(2): the umask applies to creation only
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	return sum, err
+}
+
+// uninstall removes dirPath/name as the package documentation says, if its
+// bytes hash to want. dirPath is allowed and clean; name is a bare file
+// name. The unlink is its one change, and its last step.
+func uninstall(ctx context.Context, dirPath, name, want string) error {
+	path := filepath.Join(dirPath, name)
+	d, err := openDir(dirPath)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	st, err := d.lstat(name)
+	switch {
+	case err != nil:
+		return err // an absent file wraps fs.ErrNotExist
+	case !isRegular(st):
+		return fmt.Errorf("%w: %s is %s, and Uninstall removes only a regular file", ErrNotRegular, path, describe(st))
+	case st.Nlink != 1:
+		return fmt.Errorf("%w: %s has %d hard links, where a file that Install wrote has one", ErrNotOurs, path, st.Nlink)
+	}
+	f, hashed, err := d.openRegular(name, st)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sum, err := copyHashed(ctx, io.Discard, f)
+	if err != nil {
+		return fmt.Errorf("install: hashing %s, which is kept: %w", path, err)
+	}
+	if sum != want {
+		return fmt.Errorf("%w: %s has sha256 %s, the receipt says %s: it was replaced (by an upgrade?), or never installed", ErrNotOurs, path, sum, want)
+	}
+	switch pid, err := runningPID(hashed); {
+	case err != nil:
+		return fmt.Errorf("install: %s is kept: cannot tell whether a process runs it: %w", path, err)
+	case pid != 0:
+		return fmt.Errorf("%w: pid %d runs %s", ErrRunning, pid, path)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("install: %s is kept: %w", path, err)
+	}
+	// Just before the unlink: the name still names the file that was
+	// hashed, unchanged since.
+	now, err := d.lstat(name)
+	if err != nil {
+		return err
+	}
+	if !sameFile(now, hashed) {
+		return fmt.Errorf("%w: %s was replaced or changed after it was hashed", ErrNotOurs, path)
+	}
+	if err := d.unlink(name); err != nil {
+		return err
+	}
+	_ = syncDir(d) // the file is gone; a failed fsync means only that a crash may bring it back
+	return nil
+}
+
+// openSource opens the file to install for reading. It must be a regular
+// file, or a symlink to one: stat(2) says so before anything opens it, so a
+// FIFO never blocks the open and a device is never read, and fstat(2) on
+// the opened descriptor says so again, for the same file, so that nothing
+// swapped in between is read either. A file of the kernel's pseudo file
+// systems is refused too (see pseudoFS).
+func openSource(path string) (*os.File, error) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		return nil, &fs.PathError{Op: "stat", Path: path, Err: err}
+	}
+	if !isRegular(st) {
+		return nil, fmt.Errorf("%w: the source %s is %s", ErrNotRegular, path, describe(st))
+	}
+	betweenStatAndOpen()
+	fd, err := retry(func() (int, error) {
+		return syscall.Open(path, syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY|syscall.O_CLOEXEC, 0)
+	})
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	opened, _, err := checkOpened(fd, path, st)
+	if err != nil {
+		syscall.Close(fd)
+		return nil, fmt.Errorf("%w: the source %s changed between stat and open: %w", ErrNotRegular, path, err)
+	}
+	var sfs syscall.Statfs_t
+	if err := syscall.Fstatfs(fd, &sfs); err != nil {
+		opened.Close()
+		return nil, &fs.PathError{Op: "fstatfs", Path: path, Err: err}
+	}
+	if name, ok := pseudoFS[uint32(sfs.Type)]; ok {
+		opened.Close()
+		return nil, fmt.Errorf("%w: the source %s is a file of %s, which holds the kernel's state, not stored bytes", ErrNotRegular, path, name)
+	}
+	return opened, nil
+}
+
+// betweenStatAndOpen does nothing. Tests replace it, to swap the source
+// where a race would.
+var betweenStatAndOpen = func() {}
+
+// checkOpened checks that fd, just opened with O_NONBLOCK for path, is the
+// regular file that st describes, and returns it as an *os.File in
+// blocking mode, with what fstat(2) says of it.
+func checkOpened(fd int, path string, st syscall.Stat_t) (*os.File, syscall.Stat_t, error) {
+	var fst syscall.Stat_t
+	if err := syscall.Fstat(fd, &fst); err != nil {
+		return nil, fst, err
+	}
+	if !isRegular(fst) || fst.Dev != st.Dev || fst.Ino != st.Ino {
+		return nil, fst, fmt.Errorf("it is now %s, inode %d", describe(fst), fst.Ino)
+	}
+	if err := syscall.SetNonblock(fd, false); err != nil {
+		return nil, fst, err
+	}
+	return os.NewFile(uintptr(fd), path), fst, nil
+}
+
+// dir is a directory opened once, through which every name in it is
+// reached.
+type dir struct {
+	fd   int
+	path string // for errors
+}
+
+// openDir opens the directory path. A symlink in path is followed: the
+// policy's directories are trusted as written.
+func openDir(path string) (*dir, error) {
+	fd, err := retry(func() (int, error) {
+		return syscall.Open(path, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+	})
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	return &dir{fd: fd, path: path}, nil
+}
+
+func (d *dir) close() { syscall.Close(d.fd) }
+
+func (d *dir) join(name string) string { return filepath.Join(d.path, name) }
+
+// lstat describes name, not following a symlink, without opening it (see
+// oPath). A name that is absent is an error that wraps fs.ErrNotExist.
+func (d *dir) lstat(name string) (syscall.Stat_t, error) {
+	var st syscall.Stat_t
+	fd, err := retry(func() (int, error) {
+		return syscall.Openat(d.fd, name, oPath|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+	})
+	if err != nil {
+		return st, &fs.PathError{Op: "lstat", Path: d.join(name), Err: err}
+	}
+	defer syscall.Close(fd)
+	if err := syscall.Fstat(fd, &st); err != nil {
+		return st, &fs.PathError{Op: "lstat", Path: d.join(name), Err: err}
+	}
+	return st, nil
+}
+
+// openRegular opens name for reading, not following a symlink, and checks
+// that it is the regular file that st, from lstat, describes. It returns
+// the file and what fstat(2) says of it. Reading it does not move its
+// access time (O_NOATIME), where this process owns the file or is root.
+func (d *dir) openRegular(name string, st syscall.Stat_t) (*os.File, syscall.Stat_t, error) {
+	flags := syscall.O_RDONLY | syscall.O_NOFOLLOW | syscall.O_NONBLOCK | syscall.O_NOCTTY | syscall.O_CLOEXEC
+	fd, err := retry(func() (int, error) { return syscall.Openat(d.fd, name, flags|syscall.O_NOATIME, 0) })
+	if err == syscall.EPERM { // open(2): O_NOATIME needs the file's owner, or CAP_FOWNER
+		fd, err = retry(func() (int, error) { return syscall.Openat(d.fd, name, flags, 0) })
+	}
+	if err != nil {
+		return nil, st, &fs.PathError{Op: "open", Path: d.join(name), Err: err}
+	}
+	f, fst, err := checkOpened(fd, d.join(name), st)
+	if err != nil {
+		syscall.Close(fd)
+		return nil, st, fmt.Errorf("%w: %s was replaced while it was checked: %w", ErrNotOurs, d.join(name), err)
+	}
+	return f, fst, nil
+}
+
+// createTemp creates a new temporary file for name in d, exclusively
+// (O_CREAT|O_EXCL, which never follows a symlink), readable and writable by
+// its owner only, and returns it with its name.
+func (d *dir) createTemp(name string) (*os.File, string, error) {
+	var err error
+	for range 10 {
+		tmp := "." + name + "." + tempSuffix() + ".tmp"
+		var fd int
+		fd, err = retry(func() (int, error) {
+			return syscall.Openat(d.fd, tmp, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+		})
+		if err == nil {
+			return os.NewFile(uintptr(fd), d.join(tmp)), tmp, nil
+		}
+		if err != syscall.EEXIST {
+			break
+		}
+	}
+	return nil, "", &fs.PathError{Op: "create", Path: d.join("." + name + ".*.tmp"), Err: err}
+}
+
+// tempSuffix returns 16 random hex digits, for a temporary file's name.
+// Tests replace it.
+var tempSuffix = func() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return hex.EncodeToString(b)
+}
+
+// rename renames oldName over newName: renameat(2), which replaces what
+// newName names (a file, or a symlink itself, never what it points to),
+// atomically, and fails for a directory.
+func (d *dir) rename(oldName, newName string) error {
+	if err := syscall.Renameat(d.fd, oldName, d.fd, newName); err != nil {
+		return &os.LinkError{Op: "renameat", Old: d.join(oldName), New: d.join(newName), Err: err}
+	}
+	return nil
+}
+
+// unlink removes name: unlinkat(2) without AT_REMOVEDIR, which never removes
+// a directory.
+func (d *dir) unlink(name string) error {
+	if err := syscall.Unlinkat(d.fd, name); err != nil {
+		return &fs.PathError{Op: "unlinkat", Path: d.join(name), Err: err}
+	}
+	return nil
+}
+
+// syncDir fsyncs d, so that a rename or an unlink in it survives a crash.
+// Tests replace it.
+var syncDir = func(d *dir) error {
+	if err := syscall.Fsync(d.fd); err != nil {
+		return &fs.PathError{Op: "fsync", Path: d.path, Err: err}
+	}
+	return nil
+}
+
+// sameFile reports whether a and b describe the same file in the same
+// state: the same device and inode, links, size, mode, and modification
+// and change times (the change time moves on any write, and cannot be set).
+func sameFile(a, b syscall.Stat_t) bool {
+	return a.Dev == b.Dev && a.Ino == b.Ino && a.Nlink == b.Nlink && a.Size == b.Size && a.Mode == b.Mode &&
+		a.Mtim == b.Mtim && a.Ctim == b.Ctim
+}
+
+func isRegular(st syscall.Stat_t) bool { return st.Mode&syscall.S_IFMT == syscall.S_IFREG }
+func isSymlink(st syscall.Stat_t) bool { return st.Mode&syscall.S_IFMT == syscall.S_IFLNK }
+
+// describe names the kind of file st describes, for an error.
+func describe(st syscall.Stat_t) string {
+	switch st.Mode & syscall.S_IFMT {
+	case syscall.S_IFREG:
+		return "a regular file"
+	case syscall.S_IFDIR:
+		return "a directory"
+	case syscall.S_IFLNK:
+		return "a symlink"
+	case syscall.S_IFIFO:
+		return "a FIFO"
+	case syscall.S_IFCHR:
+		return "a character device"
+	case syscall.S_IFBLK:
+		return "a block device"
+	case syscall.S_IFSOCK:
+		return "a socket"
+	}
+	return "not a regular file"
+}
+
+// retry calls f again while it fails with EINTR, which open(2) can return
+// on some file systems (NFS, FUSE) when a signal arrives.
+func retry(f func() (int, error)) (int, error) {
+	for {
+		n, err := f()
+		if err != syscall.EINTR {
+			return n, err
+		}
+	}
+}
