@@ -25,26 +25,28 @@ FUZZ_TARGETS = $(shell grep -ho '^func Fuzz[A-Za-z0-9_]*' *_test.go | cut -c6-)
 
 ## demo: start a real daemon and walk its lifecycle through the contract.
 demo:
-	@echo "== make demo: building the demo (a first run downloads Go $(GOVERSION) and builds the standard library: about half a minute)" >&2
+	@echo "== make demo: building the demo (a first run downloads Go $(GOVERSION) and builds the standard library: half a minute to a minute)" >&2
 	$(GO) run ./examples/demo
 
 ## test: formatting check, go vet, and every test under the race detector,
 ## but for the API check (make apicheck runs it; it has no goroutines, and
 ## costs 13 s under -race against 2 s without).
 test: fmtcheck vet
-	@echo "== make test: every package under the race detector (a first run builds the standard library for the race detector: about a minute)" >&2
+	@echo "== make test: every package under the race detector (a first run builds the standard library for the race detector: one to two minutes)" >&2
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /internal/apicheck$$)
 
 fmtcheck:
+	@echo "== gofmt -l (a first run downloads Go $(GOVERSION) when the go command is older)" >&2
 	@out=$$($(GOFMT) -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
 vet:
-	@echo "== go vet (a first run downloads Go $(GOVERSION) when the go command is older)" >&2
+	@echo "== go vet" >&2
 	$(GO) vet ./...
 
 ## lint: gofmt, go vet and staticcheck (every check; see staticcheck.conf),
 ## in the root module and in the schema module.
 lint: fmtcheck vet
+	@echo "== make lint: staticcheck in the root module, then go vet and staticcheck in the schema module (a first run downloads and builds staticcheck: about 40 s; then a few seconds)" >&2
 	$(GO) run $(STATICCHECK) ./...
 	cd schema && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
 
@@ -66,6 +68,7 @@ cover:
 ## bench: run the benchmarks BENCHCOUNT times (raw output in bench.txt) and
 ## print, per contract type, the contract/plain time ratios and allocations.
 bench:
+	@echo "== make bench: every benchmark $(BENCHCOUNT) times, quiet until the table (about 45 s a time: about $$(( $(BENCHCOUNT) * 45 )) s); raw output in bench.txt" >&2
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) . > bench.txt
 	@$(GO) run ./internal/benchratio < bench.txt
 
@@ -84,6 +87,7 @@ BENCHINSTR = UnmarshalDaemonHandle MarshalDaemonHandle UnmarshalStatusRequest Ma
 	MarshalShutdownConfig
 benchinstr:
 	@command -v valgrind >/dev/null || { echo "benchinstr needs valgrind (apt-get install valgrind)" >&2; exit 2; }
+	@echo "== make benchinstr: $(words $(BENCHINSTR)) benchmarks, contract and plain, each run under callgrind at 2000 and 12000 calls (about 2 minutes)" >&2
 	$(GO) test -c -o bench.test .
 	@trap 'rm -f bench.test' EXIT; \
 	count() { \
@@ -109,6 +113,7 @@ benchinstr:
 ## module's FuzzSchema. A failing input is saved under testdata/fuzz/<target>/
 ## (schema/testdata/fuzz/FuzzSchema/); commit it as a regression case.
 fuzz:
+	@echo "== make fuzz: $$(( $(words $(FUZZ_TARGETS)) + 1 )) fuzz targets, $(FUZZTIME) each and about a second more each (a first run builds them with fuzzing instrumentation first: about a minute)" >&2
 	@for target in $(FUZZ_TARGETS); do \
 		echo "== $$target ($(FUZZTIME))"; \
 		$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) . || exit 1; \
