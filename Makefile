@@ -1,8 +1,8 @@
 # The commands a developer runs, and CI runs through .ci/run.
 #
 # The module needs Go 1.27. GOTOOLCHAIN=auto lets an older go command (1.21
-# or newer; these machines have 1.26) fetch the go1.27.3 toolchain that
-# go.mod names, once per machine, from the module proxy.
+# or newer, the first that switches toolchains) fetch the go1.27.3 toolchain
+# that go.mod names, once per machine, from the module proxy.
 export GOTOOLCHAIN := auto
 
 GO ?= go
@@ -12,6 +12,12 @@ GOFMT = "$$($(GO) env GOROOT)/bin/gofmt"
 COVER_MIN ?= 95
 # Tools, pinned, run with go run so that go.mod gains no dependencies.
 STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# staticcheck is built by the toolchain that go.mod selects. Left alone, a
+# go command older than staticcheck's own go line (1.26.0) runs "go run
+# pkg@version" with the newest Go 1.26 instead, fetched for it, and that
+# staticcheck cannot read Go 1.27's standard library ("method must have no
+# type parameters").
+STATICCHECK_RUN = GOTOOLCHAIN=$$($(GO) env GOVERSION) $(GO) run $(STATICCHECK)
 # How many times make bench runs each benchmark; the table shows medians.
 BENCHCOUNT ?= 6
 # The toolchain go.mod names, for the progress messages.
@@ -47,8 +53,8 @@ vet:
 ## in the root module and in the schema module.
 lint: fmtcheck vet
 	@echo "== make lint: staticcheck in the root module, then go vet and staticcheck in the schema module (a first run downloads and builds staticcheck: about 40 s; then a few seconds)" >&2
-	$(GO) run $(STATICCHECK) ./...
-	cd schema && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
+	$(STATICCHECK_RUN) ./...
+	cd schema && $(GO) vet ./... && $(STATICCHECK_RUN) ./...
 
 ## apicheck: fail if the exported API differs from api/daemoncontract.txt.
 apicheck:
