@@ -1,8 +1,8 @@
 # The commands a developer runs, and CI runs through .ci/run.
 #
 # The module needs Go 1.27. GOTOOLCHAIN=auto lets an older go command (1.21
-# or newer; these machines have 1.26) fetch the go1.27.3 toolchain that
-# go.mod names, once per machine, from the module proxy.
+# or newer, the first that switches toolchains) fetch the go1.27.3 toolchain
+# that go.mod names, once per machine, from the module proxy.
 export GOTOOLCHAIN := auto
 
 GO ?= go
@@ -12,6 +12,12 @@ GOFMT = "$$($(GO) env GOROOT)/bin/gofmt"
 COVER_MIN ?= 95
 # Tools, pinned, run with go run so that go.mod gains no dependencies.
 STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# staticcheck is built by the toolchain that go.mod selects. Left alone, a
+# go command older than staticcheck's own go line (1.26.0) runs "go run
+# pkg@version" with the newest Go 1.26 instead, fetched for it, and that
+# staticcheck cannot read Go 1.27's standard library ("method must have no
+# type parameters").
+STATICCHECK_RUN = GOTOOLCHAIN=$$($(GO) env GOVERSION) $(GO) run $(STATICCHECK)
 # How many times make bench runs each benchmark; the table shows medians.
 BENCHCOUNT ?= 6
 # The toolchain go.mod names, for the progress messages.
@@ -25,28 +31,30 @@ FUZZ_TARGETS = $(shell grep -ho '^func Fuzz[A-Za-z0-9_]*' *_test.go | cut -c6-)
 
 ## demo: start a real daemon and walk its lifecycle through the contract.
 demo:
-	@echo "== make demo: building the demo (a first run downloads Go $(GOVERSION) and builds the standard library: about half a minute)" >&2
+	@echo "== make demo: building the demo (a first run downloads Go $(GOVERSION) and builds the standard library: half a minute to a minute)" >&2
 	$(GO) run ./examples/demo
 
 ## test: formatting check, go vet, and every test under the race detector,
 ## but for the API check (make apicheck runs it; it has no goroutines, and
 ## costs 13 s under -race against 2 s without).
 test: fmtcheck vet
-	@echo "== make test: every package under the race detector (a first run builds the standard library for the race detector: about a minute)" >&2
+	@echo "== make test: every package under the race detector (a first run builds the standard library for the race detector: one to two minutes)" >&2
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /internal/apicheck$$)
 
 fmtcheck:
+	@echo "== gofmt -l (a first run downloads Go $(GOVERSION) when the go command is older)" >&2
 	@out=$$($(GOFMT) -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
 vet:
-	@echo "== go vet (a first run downloads Go $(GOVERSION) when the go command is older)" >&2
+	@echo "== go vet" >&2
 	$(GO) vet ./...
 
 ## lint: gofmt, go vet and staticcheck (every check; see staticcheck.conf),
 ## in the root module and in the schema module.
 lint: fmtcheck vet
-	$(GO) run $(STATICCHECK) ./...
-	cd schema && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
+	@echo "== make lint: staticcheck in the root module, then go vet and staticcheck in the schema module (a first run downloads and builds staticcheck: about 40 s; then a few seconds)" >&2
+	$(STATICCHECK_RUN) ./...
+	cd schema && $(GO) vet ./... && $(STATICCHECK_RUN) ./...
 
 ## apicheck: fail if the exported API differs from api/daemoncontract.txt.
 apicheck:
@@ -66,35 +74,52 @@ cover:
 ## bench: run the benchmarks BENCHCOUNT times (raw output in bench.txt) and
 ## print, per contract type, the contract/plain time ratios and allocations.
 bench:
+	@echo "== make bench: every benchmark $(BENCHCOUNT) times, quiet until the table (about 45 s a time: about $$(( $(BENCHCOUNT) * 45 )) s); raw output in bench.txt" >&2
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) . > bench.txt
 	@$(GO) run ./internal/benchratio < bench.txt
 
 ## benchinstr: instructions a call of each benchmark, contract and plain,
 ## counted by valgrind's callgrind: deterministic, where time on a shared
 ## machine is not. Each figure is (instructions at 12000 calls - at 2000) / 10000.
+## GODEBUG=asyncpreemptoff=1: the Go runtime preempts a running goroutine with
+## a signal (SIGURG), and valgrind 3.19's callgrind aborts on it (threads.c:247:
+## Assertion 'sigNum == vgCallgrind_current_state.sig' failed) in 1 run of 12
+## to 24 runs of 40, the busier the machine the more. Without the signal, 0
+## of 40; the counts stay within their usual spread.
 BENCHINSTR = UnmarshalDaemonHandle MarshalDaemonHandle UnmarshalStatusRequest MarshalStatusRequest \
 	UnmarshalStatusResponse MarshalStatusResponse MarshalStatusResponseV2 UnmarshalInstallConfig \
 	MarshalInstallConfig UnmarshalInstallResult MarshalInstallResult UnmarshalUninstallConfig \
 	MarshalUninstallConfig UnmarshalHttpDaemonConfig MarshalHttpDaemonConfig UnmarshalShutdownConfig \
 	MarshalShutdownConfig
 benchinstr:
-	@command -v valgrind >/dev/null || { echo "benchinstr needs valgrind (apt-get install valgrind)"; exit 2; }
+	@command -v valgrind >/dev/null || { echo "benchinstr needs valgrind (apt-get install valgrind)" >&2; exit 2; }
+	@echo "== make benchinstr: $(words $(BENCHINSTR)) benchmarks, contract and plain, each run under callgrind at 2000 and 12000 calls (about 2 minutes)" >&2
 	$(GO) test -c -o bench.test .
-	@count() { for try in 1 2 3; do n=$$(GOMAXPROCS=1 GOGC=off valgrind --tool=callgrind --callgrind-out-file=/dev/null ./bench.test \
-		-test.run='^$$' -test.bench="^Benchmark$$1\$$/^$$2\$$" -test.benchtime=$${3}x 2>&1 >/dev/null | sed -n 's/.*Collected : //p'); \
-		if [ -n "$$n" ]; then echo $$n; return; fi; done; echo "benchinstr: valgrind failed on $$1/$$2" >&2; exit 1; }; \
+	@trap 'rm -f bench.test' EXIT; \
+	count() { \
+		out=$$(GODEBUG=$${GODEBUG:+$$GODEBUG,}asyncpreemptoff=1 GOMAXPROCS=1 GOGC=off valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+			./bench.test -test.run='^$$' -test.bench="^Benchmark$$1\$$/^$$2\$$" -test.benchtime=$${3}x 2>&1); rc=$$?; \
+		n=$$(printf '%s\n' "$$out" | sed -n 's/.*Collected : //p'); \
+		if [ $$rc -ne 0 ] || [ -z "$$n" ]; then \
+			echo "benchinstr: valgrind failed (exit status $$rc) on Benchmark$$1/$$2 at $$3 calls; the table stops here. valgrind said:" >&2; \
+			printf '%s\n' "$$out" | grep -v -e '^==[0-9]*==' -e '^ *$$' | head -n 12 >&2; \
+			return 1; \
+		fi; \
+		echo "$$n"; \
+	}; \
 	printf '| benchmark | contract | plain | ratio |\n| --- | --- | --- | --- |\n'; \
 	for b in $(BENCHINSTR); do \
-		c=$$(( ($$(count $$b contract 12000) - $$(count $$b contract 2000)) / 10000 )); \
-		p=$$(( ($$(count $$b plain 12000) - $$(count $$b plain 2000)) / 10000 )); \
-		awk -v b=$$b -v c=$$c -v p=$$p 'BEGIN { printf "| %s | %d | %d | **%.2f×** |\n", b, c, p, c / p }'; \
+		c12=$$(count $$b contract 12000) && c2=$$(count $$b contract 2000) && \
+		p12=$$(count $$b plain 12000) && p2=$$(count $$b plain 2000) || exit 1; \
+		awk -v b=$$b -v c=$$(( (c12 - c2) / 10000 )) -v p=$$(( (p12 - p2) / 10000 )) \
+			'BEGIN { printf "| %s | %d | %d | **%.2f×** |\n", b, c, p, c / p }'; \
 	done
-	@rm -f bench.test
 
 ## fuzz: run each fuzz target for FUZZTIME (default 30s), and the schema
 ## module's FuzzSchema. A failing input is saved under testdata/fuzz/<target>/
 ## (schema/testdata/fuzz/FuzzSchema/); commit it as a regression case.
 fuzz:
+	@echo "== make fuzz: $$(( $(words $(FUZZ_TARGETS)) + 1 )) fuzz targets, $(FUZZTIME) each and about a second more each (a first run builds them with fuzzing instrumentation first: about a minute)" >&2
 	@for target in $(FUZZ_TARGETS); do \
 		echo "== $$target ($(FUZZTIME))"; \
 		$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) . || exit 1; \

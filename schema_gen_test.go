@@ -378,7 +378,17 @@ func tsDeclarations(defs []typeDef) []byte {
 	w("// integer up to 2^53 (9007199254740992) exactly, and no more: pid fits, but\n")
 	w("// install_time and graceful_timeout_secs may not. A peer that handles such\n")
 	w("// values parses the message with a parser that keeps large integers (as a\n")
-	w("// bigint or a string) rather than JSON.parse.\n\n")
+	w("// bigint or a string) rather than JSON.parse. A JavaScript JSON Schema\n")
+	w("// validator (ajv) compares numbers as doubles too, so beyond 2^53 it cannot\n")
+	w("// hold the schema's integer limits: it accepts install_time\n")
+	w("// 9223372036854776000 (2^63, which JSON.stringify writes for a parsed\n")
+	w("// 9223372036854775807), and a Rust peer cannot read it.\n")
+	w("//\n")
+	w("// metadata is declared unknown: it takes any JSON value, and a value typed\n")
+	w("// through a TypeScript interface, which has no index signature and so is not\n")
+	w("// assignable to JSONValue. TypeScript cannot tell such an object from one\n")
+	w("// that is not JSON; a writer that wants the compiler to check its metadata\n")
+	w("// declares it as JSONValue, and a reader narrows it before use.\n\n")
 	w("/** Any JSON value. */\n")
 	w("export type JSONValue = string | number | boolean | null | JSONValue[] | { [key: string]: JSONValue };\n")
 	for _, def := range defs {
@@ -390,11 +400,11 @@ func tsDeclarations(defs []typeDef) []byte {
 				w("\n")
 			}
 			jsDoc(&b, "  ", m.doc)
-			typ := map[string]string{"string": "string", "boolean": "boolean", "integer": "number", "": "JSONValue"}[m.json]
+			typ := map[string]string{"string": "string", "boolean": "boolean", "integer": "number", "": "unknown"}[m.json]
 			switch {
 			case m.required:
 				w("  %s: %s;\n", m.name, typ)
-			case m.nullable:
+			case m.nullable && m.json != "": // unknown holds null already
 				w("  %s?: %s | null;\n", m.name, typ)
 			default:
 				w("  %s?: %s;\n", m.name, typ)

@@ -4,7 +4,17 @@
 // integer up to 2^53 (9007199254740992) exactly, and no more: pid fits, but
 // install_time and graceful_timeout_secs may not. A peer that handles such
 // values parses the message with a parser that keeps large integers (as a
-// bigint or a string) rather than JSON.parse.
+// bigint or a string) rather than JSON.parse. A JavaScript JSON Schema
+// validator (ajv) compares numbers as doubles too, so beyond 2^53 it cannot
+// hold the schema's integer limits: it accepts install_time
+// 9223372036854776000 (2^63, which JSON.stringify writes for a parsed
+// 9223372036854775807), and a Rust peer cannot read it.
+//
+// metadata is declared unknown: it takes any JSON value, and a value typed
+// through a TypeScript interface, which has no index signature and so is not
+// assignable to JSONValue. TypeScript cannot tell such an object from one
+// that is not JSON; a writer that wants the compiler to check its metadata
+// declares it as JSONValue, and a reader narrows it before use.
 
 /** Any JSON value. */
 export type JSONValue = string | number | boolean | null | JSONValue[] | { [key: string]: JSONValue };
@@ -104,7 +114,7 @@ export interface StatusResponse {
    * reads: no number that is infinite as a 64-bit float, no nesting deeper than
    * 126 levels.
    */
-  metadata?: JSONValue | null;
+  metadata?: unknown;
 }
 
 /**

@@ -27,9 +27,15 @@ export const nullTimeout: dc.ShutdownConfig = { daemon_name: "h", pid: 4242, gra
 // @ts-expect-error job_id is a string
 export const arrayJobID: dc.InstallConfig = { binary_name: "rbee-hive", job_id: ["j"] };
 
-// A JavaScript value that is not JSON, as metadata.
-// @ts-expect-error metadata is a JSON value
-export const functionMetadata: dc.StatusResponse = { id: "w", is_running: true, metadata: () => 1 };
+// metadata is unknown, not any: a reader narrows it before using it.
+declare const received: dc.StatusResponse;
+// @ts-expect-error metadata is unknown until narrowed
+export const port: number = received.metadata.port;
+
+// A JavaScript value that is not JSON, as metadata a writer declares as
+// JSONValue (metadata itself takes it: see interface.ts).
+// @ts-expect-error a function is not a JSON value
+export const functionMetadata: dc.JSONValue = () => 1;
 
 // The serde array form, which the contract rejects.
 // @ts-expect-error a message is an object
