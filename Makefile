@@ -24,6 +24,10 @@ BENCHCOUNT ?= 6
 GOVERSION = $(shell sed -n 's/^toolchain go//p' go.mod)
 # How long make fuzz runs each fuzz target.
 FUZZTIME ?= 30s
+# How long the fuzzer may spend minimizing each new input, interesting or
+# failing. Go's default, 60s, can spend a whole short run minimizing one
+# input (a review measured 4,108 executions in 60 s against 575,736 with 1s).
+FUZZMINTIME ?= 1s
 # Every fuzz target of the package, one per contract type.
 FUZZ_TARGETS = $(shell grep -ho '^func Fuzz[A-Za-z0-9_]*' *_test.go | cut -c6-)
 
@@ -122,10 +126,10 @@ fuzz:
 	@echo "== make fuzz: $$(( $(words $(FUZZ_TARGETS)) + 1 )) fuzz targets, $(FUZZTIME) each and about a second more each (a first run builds them with fuzzing instrumentation first: about a minute)" >&2
 	@for target in $(FUZZ_TARGETS); do \
 		echo "== $$target ($(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) . || exit 1; \
+		$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINTIME) . || exit 1; \
 	done
 	@echo "== FuzzSchema ($(FUZZTIME))"
-	cd schema && $(GO) test -run '^$$' -fuzz '^FuzzSchema$$' -fuzztime $(FUZZTIME) .
+	cd schema && $(GO) test -run '^$$' -fuzz '^FuzzSchema$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINTIME) .
 
 ## schema: regenerate schema/daemoncontract.schema.json, schema/daemoncontract.d.ts
 ## and schema/ts/conformance.ts from the layouts, the Go docs, the
