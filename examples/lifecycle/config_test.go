@@ -35,7 +35,7 @@ func TestOutcomeText(t *testing.T) {
 }
 
 func TestOriginKeepsTheZonesCase(t *testing.T) {
-	// origin lower-cased the zone of an IPv6 address,
+	// Origin lower-cased the zone of an IPv6 address,
 	// and interface names are case-sensitive: Stop took a config on
 	// fe80::1%ETH0 for a handle on fe80::1%eth0, and asked the other
 	// interface's daemon to stop.

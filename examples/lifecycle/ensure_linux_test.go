@@ -144,7 +144,7 @@ func TestEnsureNoticesADaemonThatExits(t *testing.T) {
 }
 
 func TestConcurrentEnsureStartsOneDaemon(t *testing.T) {
-	// two concurrent Ensure
+	// Two concurrent Ensure
 	// calls both returned started_by_us handles, and both started a
 	// daemon. Now at most one daemon is started, and only its handle owns
 	// it. Run with -count=20 -race.
@@ -223,7 +223,7 @@ func TestEnsureGivesUpWaitingForItsTurn(t *testing.T) {
 }
 
 func TestEnsureStartsNothingWithoutAnAnswer(t *testing.T) {
-	// with a context that was already done, or one that
+	// With a context that was already done, or one that
 	// ended before a slow but healthy daemon answered, the health check
 	// failed and Ensure started a second daemon. No answer in time is not
 	// "not running": Ensure now starts nothing and returns the context's

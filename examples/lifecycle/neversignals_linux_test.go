@@ -95,7 +95,7 @@ func TestStopOfAHandleWithoutIdentityOnlyAsks(t *testing.T) {
 }
 
 func TestStopRefusesAnotherDaemonsConfig(t *testing.T) {
-	// our handle plus
+	// Our handle plus
 	// another daemon's HttpDaemonConfig, all valid, made Stop POST the
 	// other daemon's shutdown endpoint, and it exited; our own daemon got
 	// only SIGKILL. The handle, the HttpDaemonConfig and the

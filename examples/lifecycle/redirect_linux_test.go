@@ -20,7 +20,7 @@ import (
 )
 
 func TestStopFollowsNoRedirect(t *testing.T) {
-	// the HTTP client followed them. A 307 from
+	// The HTTP client followed them. A 307 from
 	// /v1/shutdown re-POSTed to another host, and that host's 2xx counted
 	// as "accepted". Now the 307 is the answer: not accepted, so Stop
 	// sends SIGTERM to its own daemon, and the other server hears nothing.
@@ -57,7 +57,7 @@ func TestStopFollowsNoRedirect(t *testing.T) {
 }
 
 func TestStatusFollowsNoRedirect(t *testing.T) {
-	// a 302 on /health made Status report our
+	// A 302 on /health made Status report our
 	// daemon healthy with another server's answer. Now a redirect is not
 	// healthy, for Status or Ensure.
 	healthy := freeAddr(t)

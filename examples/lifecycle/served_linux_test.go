@@ -22,7 +22,7 @@ import (
 )
 
 func TestEnsureRefusesASquatter(t *testing.T) {
-	// a health check that passes does not prove
+	// A health check that passes does not prove
 	// that the answer came from our process. Here another process holds
 	// the port: it is not healthy when Ensure first looks, and answers 200
 	// once our child has failed to listen and exited. Ensure returned a
@@ -88,7 +88,7 @@ func TestStopPostsOnlyToItsOwnProcess(t *testing.T) {
 }
 
 func TestStopAsksNoStrangerOnADualStackName(t *testing.T) {
-	// with the usual /etc/hosts, localhost is
+	// With the usual /etc/hosts, localhost is
 	// both ::1 and 127.0.0.1. Our daemon listens on 127.0.0.1:P, another
 	// process on [::1]:P; Go dials ::1 first, and the other process got our
 	// shutdown request and exited. The test runs in a mount namespace of
@@ -151,7 +151,7 @@ func runWithDualStackHosts(t *testing.T) {
 }
 
 func TestEnsureRefusesAnAnswerFromAnotherProcess(t *testing.T) {
-	// while our child ran without
+	// While our child ran without
 	// listening, another process's answer made Ensure return a
 	// started_by_us handle. The health check now counts only an answer
 	// from the child itself.

@@ -33,7 +33,7 @@ func TestStatusWritesNoCredentials(t *testing.T) {
 }
 
 func TestStatusHealthStatusIsCodeAndText(t *testing.T) {
-	// health_status copied the server's reason phrase verbatim,
+	// Health_status copied the server's reason phrase verbatim,
 	// up to megabytes; one with NUL and \xff made a StatusResponse that
 	// failed its own Validate and could not be marshalled. Now it is the
 	// code and http.StatusText, and never the reason phrase or the body.

@@ -81,7 +81,7 @@ func TestStopKillsWhenTheContextEnds(t *testing.T) {
 }
 
 func TestStopWithADoneContextKeepsTheGrace(t *testing.T) {
-	// an already-cancelled context turned Stop into an immediate
+	// An already-cancelled context turned Stop into an immediate
 	// SIGKILL with no grace period, so a keeper cleaning up after ^C killed
 	// everything hard. Now the graceful request is made, and the daemon
 	// gets the whole graceful timeout.
@@ -120,7 +120,7 @@ func TestStopReportsAFailedKill(t *testing.T) {
 }
 
 func TestAFailedKillIsRefusedWhenTheContextEnds(t *testing.T) {
-	// a failed SIGKILL on the context path reported Killed. It is
+	// A failed SIGKILL on the context path reported Killed. It is
 	// Refused on every path.
 	d, cfg, h := ensureDaemon(t, "stubborn", new("/v1/shutdown"))
 	failSignal(t, syscall.SIGKILL, syscall.EPERM)
@@ -133,7 +133,7 @@ func TestAFailedKillIsRefusedWhenTheContextEnds(t *testing.T) {
 }
 
 func TestConcurrentStopSignalsOnce(t *testing.T) {
-	// concurrent Stop calls on one handle sent extra SIGTERM and
+	// Concurrent Stop calls on one handle sent extra SIGTERM and
 	// SIGKILL after the first had worked. Now the calls take turns: the
 	// first stops the daemon, each signal goes once, and every later call
 	// finds it gone. Run with -count=20 -race.
@@ -204,7 +204,7 @@ func TestStopOfAnExitedDaemon(t *testing.T) {
 }
 
 func TestStopSaysGracefullyWhenNoKillWasSent(t *testing.T) {
-	// a daemon that exited between Stop's last look and
+	// A daemon that exited between Stop's last look and
 	// its SIGKILL was reported Killed, though no SIGKILL was sent. Here the
 	// daemon ignores SIGTERM and exits on its own just as the graceful
 	// timeout ends.
@@ -234,7 +234,7 @@ func TestStopSaysGracefullyWhenNoKillWasSent(t *testing.T) {
 }
 
 func TestConcurrentStopsKeepTheirOwnContexts(t *testing.T) {
-	// concurrent Stop calls shared the first call's
+	// Concurrent Stop calls shared the first call's
 	// context. A call with a context done at the start (which must get the
 	// full graceful timeout) that joined a call with a 200 ms context was
 	// killed at 200 ms with the other's error. Now the calls take turns:
@@ -262,7 +262,7 @@ func TestConcurrentStopsKeepTheirOwnContexts(t *testing.T) {
 }
 
 func TestStopAfterAContextKillFindsTheDaemonGone(t *testing.T) {
-	// a Stop whose context ended returned right after its
+	// A Stop whose context ended returned right after its
 	// SIGKILL, and a Stop right after it found the process still dying,
 	// sent SIGTERM again and said "stopped gracefully". Now Stop returns
 	// once the process is gone.

@@ -59,7 +59,7 @@ func TestEnsureProcessLeavesANonChildAlone(t *testing.T) {
 }
 
 func TestEnsureProcessNeverSignalsABarePID(t *testing.T) {
-	// when EnsureProcess could not vouch for a process,
+	// When EnsureProcess could not vouch for a process,
 	// it SIGKILLed whatever *os.Process start returned, through kill(2)
 	// where that had no pidfd. Now it leaves the process alone, whoever it
 	// is: the caller that started it still holds it.
@@ -75,7 +75,7 @@ func TestEnsureProcessNeverSignalsABarePID(t *testing.T) {
 }
 
 func TestIdentityRefusesAForeignProc(t *testing.T) {
-	// in a pid namespace without its own /proc (unshare
+	// In a pid namespace without its own /proc (unshare
 	// --pid --fork, no --mount-proc), /proc/<pid> described another process
 	// than the pid: Ensure recorded a kernel thread's identity, and a later
 	// Stop signalled an unrelated process. Now no identity is read from a
