@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -113,34 +114,37 @@ func TestEnsureKillsADaemonThatNeverBecomesHealthy(t *testing.T) {
 	_, err := Ensure(ctx, config(addr, nil), start)
 	require.Error(t, err)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.ErrorIs(t, err, ErrNotHealthy)
+	assert.ErrorContains(t, err, "was killed (SIGKILL)")
 	require.NotNil(t, *started)
-	assert.True(t, (*started).gone(5*time.Second), "no process left behind")
+	done, err := exited((*started).cmd.Process)
+	require.NoError(t, err)
+	assert.True(t, done, "no process left behind: Ensure returns once it has exited")
+	assert.True(t, (*started).gone(5*time.Second))
 }
 
 func TestEnsureNoticesADaemonThatExits(t *testing.T) {
-	// A daemon that cannot listen (the port is taken by something that is not
-	// healthy) exits; Ensure stops waiting then, not at its deadline.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	// A daemon that cannot listen (a socket bound to the port, and not
+	// listening, refuses connections and takes the port) exits; Ensure
+	// stops waiting then, not at its deadline, and kills nothing.
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	require.NoError(t, err)
-	defer ln.Close()
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			_ = conn.Close()
-		}
-	}()
-	addr := ln.Addr().String()
+	defer syscall.Close(fd)
+	require.NoError(t, syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}))
+	sa, err := syscall.Getsockname(fd)
+	require.NoError(t, err)
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port))
+
 	start, started := starter(t, "serve", addr)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	_, err = Ensure(ctx, config(addr, nil), start)
 	require.Error(t, err)
 	assert.NotErrorIs(t, err, context.DeadlineExceeded)
-	assert.ErrorContains(t, err, "exited")
+	assert.ErrorIs(t, err, ErrNotHealthy)
+	assert.ErrorContains(t, err, "exited before it answered, so nothing was killed")
 	assert.True(t, (*started).gone(5*time.Second))
+	assert.Equal(t, 2, (*started).state.ExitCode(), "it could not listen")
 }
 
 func TestConcurrentEnsureStartsOneDaemon(t *testing.T) {
@@ -218,6 +222,7 @@ func TestEnsureGivesUpWaitingForItsTurn(t *testing.T) {
 		return 0, nil
 	})
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.ErrorContains(t, err, "waiting for another Ensure of it")
 	close(release)
 	assert.ErrorContains(t, <-first, "not started")
 }
@@ -246,4 +251,102 @@ func TestEnsureStartsNothingWithoutAnAnswer(t *testing.T) {
 	_, err := Ensure(short, cfg, start)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.Zero(t, starts.Load(), "start was never called")
+}
+
+func TestEnsureLaunchesNothingBesideASlowDaemon(t *testing.T) {
+	// A healthy daemon that accepted at once and answered /health after
+	// 3 s got a second launch: Ensure's health check timed out after 2 s,
+	// Ensure took that for "not running" and called start, and the second
+	// daemon failed to bind, after its side effects. A health check that
+	// times out is no answer yet: Ensure waits for the answer, and finds
+	// the daemon running.
+	addr := freeAddr(t)
+	running, err := startDaemon(t, "slow", addr, "LIFECYCLE_TEST_DELAY=2500ms")
+	require.NoError(t, err)
+	running.ready(t)
+	var starts atomic.Int32
+	start, _ := starter(t, "serve", addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	h, err := Ensure(ctx, config(addr, nil), func(ctx context.Context) (uint32, error) {
+		starts.Add(1)
+		return start(ctx)
+	})
+	require.NoError(t, err)
+	assert.Equal(t, daemoncontract.AlreadyRunning("test-daemon", "http://"+addr), h)
+	assert.Zero(t, starts.Load(), "no second launch")
+}
+
+func TestEnsureWaitsForAListenerThatDoesNotAnswer(t *testing.T) {
+	// Something accepts connections at the health address but gives no
+	// 2xx answer: a daemon that does not answer in time, one that answers
+	// 503 (loading), one that redirects. Ensure launches nothing beside
+	// it (a second daemon could not listen there): it waits until its
+	// context ends, and says that a process listens but did not answer.
+	tests := []struct {
+		name string
+		addr func(t *testing.T) string
+		last string
+	}{
+		{"no answer", func(t *testing.T) string {
+			addr := freeAddr(t)
+			d, err := startDaemon(t, "slow", addr, "LIFECYCLE_TEST_DELAY=1h")
+			require.NoError(t, err)
+			d.ready(t)
+			return addr
+		}, "context deadline exceeded"},
+		{"503", func(t *testing.T) string {
+			addr := freeAddr(t)
+			d, err := startDaemon(t, "unhealthy", addr)
+			require.NoError(t, err)
+			d.ready(t)
+			return addr
+		}, "503 Service Unavailable"},
+		{"a redirect", func(t *testing.T) string {
+			return redirector(t, http.StatusFound, "http://"+freeAddr(t)+"/health")
+		}, "302 Found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			addr := tt.addr(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+			defer cancel()
+			h, err := Ensure(ctx, config(addr, nil), func(context.Context) (uint32, error) {
+				t.Error("start called beside a listener")
+				return 0, errors.New("start called")
+			})
+			require.Error(t, err)
+			assert.ErrorIs(t, err, ErrNotAnswering)
+			assert.ErrorIs(t, err, context.DeadlineExceeded)
+			assert.ErrorContains(t, err, "something accepts connections at http://"+addr+"/health but gave no 2xx answer")
+			assert.ErrorContains(t, err, tt.last)
+			assert.Zero(t, h, "no handle")
+		})
+	}
+}
+
+func TestEnsureStartsNothingWhileConnectionsHang(t *testing.T) {
+	// A listener whose accept queue is full drops new connections (the
+	// kernel ignores their SYN), so they neither connect nor fail: Ensure
+	// cannot tell whether a daemon runs, and starts nothing.
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	require.NoError(t, err)
+	defer syscall.Close(fd)
+	require.NoError(t, syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}))
+	require.NoError(t, syscall.Listen(fd, 0)) // never accepts
+	sa, err := syscall.Getsockname(fd)
+	require.NoError(t, err)
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port))
+	filler, err := net.Dial("tcp", addr) // fills the queue
+	require.NoError(t, err)
+	defer filler.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	_, err = Ensure(ctx, config(addr, nil), func(context.Context) (uint32, error) {
+		t.Error("start called")
+		return 0, errors.New("start called")
+	})
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.ErrorContains(t, err, "the context ended before the health check at http://"+addr+"/health could tell whether the daemon runs; nothing was started")
 }

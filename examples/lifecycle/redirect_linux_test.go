@@ -12,6 +12,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -73,7 +74,12 @@ func TestStatusFollowsNoRedirect(t *testing.T) {
 	require.NotNil(t, resp.HealthStatus)
 	assert.Equal(t, "302 Found", *resp.HealthStatus)
 
-	boom := errors.New("start called")
-	_, err = Ensure(context.Background(), cfg, func(context.Context) (uint32, error) { return 0, boom })
-	assert.ErrorIs(t, err, boom, "Ensure does not take the redirect for a running daemon")
+	// Nor for Ensure: the redirect is an answer that is not healthy, from
+	// something that listens; Ensure starts nothing beside it.
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	h, err := Ensure(ctx, cfg, func(context.Context) (uint32, error) { return 0, errors.New("start called") })
+	assert.ErrorIs(t, err, ErrNotAnswering, "Ensure does not take the redirect for a running daemon")
+	assert.ErrorContains(t, err, "302 Found")
+	assert.Zero(t, h)
 }

@@ -6,11 +6,14 @@ package lifecycle
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -21,30 +24,33 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestEnsureRefusesASquatter(t *testing.T) {
-	// A health check that passes does not prove
-	// that the answer came from our process. Here another process holds
-	// the port: it is not healthy when Ensure first looks, and answers 200
-	// once our child has failed to listen and exited. Ensure returned a
-	// started_by_us handle for it; now it is an error, and no handle.
-	childGone := make(chan struct{})
-	served := serveHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		select {
-		case <-childGone:
-		default:
-			w.WriteHeader(http.StatusServiceUnavailable)
-		}
-	}))
-	addr := served
+// squat starts another process's server on addr, in the test process, that
+// answers 200 to everything; it stops when the test ends.
+func squat(t *testing.T, addr string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	require.NoError(t, err)
+	srv := &http.Server{Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), ReadHeaderTimeout: time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+}
 
+func TestEnsureRefusesASquatter(t *testing.T) {
+	// A health check that passes does not prove that the answer came from
+	// our process. Here another process takes the address after Ensure
+	// found nothing there, and before its child listens: the child cannot
+	// listen, and exits, and the other process answers 200. Ensure
+	// returned a started_by_us handle for it; now it is an error, and no
+	// handle.
+	addr := freeAddr(t)
 	var child *daemon
 	start := func(context.Context) (uint32, error) {
+		squat(t, addr)
 		d, err := startDaemon(t, "serve", addr)
 		if err != nil {
 			return 0, err
 		}
 		child = d
-		go func() { <-d.exited; close(childGone) }()
 		return d.pid(), nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -55,7 +61,10 @@ func TestEnsureRefusesASquatter(t *testing.T) {
 	// Whether the squatter's answer comes before or after the child gives
 	// up, the error says that another process answers, or that the child
 	// exited.
-	assert.Regexp(t, "another process answers|the process exited", err.Error())
+	if !errors.Is(err, ErrOtherProcess) {
+		assert.ErrorIs(t, err, ErrNotHealthy)
+		assert.ErrorContains(t, err, "exited before it answered")
+	}
 	assert.NotErrorIs(t, err, context.DeadlineExceeded)
 	require.NotNil(t, child)
 	assert.True(t, child.gone(5*time.Second))
@@ -151,28 +160,169 @@ func runWithDualStackHosts(t *testing.T) {
 }
 
 func TestEnsureRefusesAnAnswerFromAnotherProcess(t *testing.T) {
-	// While our child ran without
-	// listening, another process's answer made Ensure return a
-	// started_by_us handle. The health check now counts only an answer
-	// from the child itself.
-	var hits atomic.Int32
-	served := serveHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		if hits.Add(1) == 1 {
-			w.WriteHeader(http.StatusServiceUnavailable) // not running when Ensure first looks
-		}
-	}))
-
+	// While our child ran without listening, another process's answer
+	// made Ensure return a started_by_us handle. The health check now
+	// counts only an answer from the child itself: Ensure kills its child,
+	// and says why.
+	addr := freeAddr(t)
 	var child *daemon
-	h, err := Ensure(context.Background(), config(served, nil), func(context.Context) (uint32, error) {
+	h, err := Ensure(context.Background(), config(addr, nil), func(context.Context) (uint32, error) {
 		var err error
 		child, err = startDaemon(t, "record", "") // runs, and listens nowhere
 		if err != nil {
 			return 0, err
 		}
+		squat(t, addr)
 		return child.pid(), nil
 	})
 	require.Error(t, err)
+	assert.ErrorIs(t, err, ErrOtherProcess)
 	assert.ErrorContains(t, err, "another process answers")
+	assert.ErrorContains(t, err, "was killed (SIGKILL)")
 	assert.False(t, h.ShouldCleanup(), "no handle")
-	assert.True(t, child.gone(5*time.Second), "its own child was killed: it cannot serve there")
+	require.True(t, child.gone(5*time.Second), "its own child was killed: it cannot serve there")
+	assert.False(t, child.exitedByItself())
+}
+
+// acceptedPair makes a loopback connection to a listener on network and
+// address, and returns the client's end, the server's accepted end, and
+// the inode of the server's end as the kernel reports it (fstat(2)).
+func acceptedPair(t *testing.T, network, address, dial string) (client, server net.Conn, inode string) {
+	t.Helper()
+	ln, err := net.Listen(network, address)
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	_, port, err := net.SplitHostPort(ln.Addr().String())
+	require.NoError(t, err)
+	client, err = net.Dial("tcp", net.JoinHostPort(dial, port))
+	require.NoError(t, err)
+	t.Cleanup(func() { client.Close() })
+	server, err = ln.Accept()
+	require.NoError(t, err)
+	t.Cleanup(func() { server.Close() })
+	raw, err := server.(*net.TCPConn).SyscallConn()
+	require.NoError(t, err)
+	var st syscall.Stat_t
+	require.NoError(t, raw.Control(func(fd uintptr) { err = syscall.Fstat(int(fd), &st) }))
+	require.NoError(t, err)
+	return client, server, strconv.FormatUint(st.Ino, 10)
+}
+
+// ends returns the server's and the client's address of client's
+// connection.
+func ends(t *testing.T, client net.Conn) (server, local netip.AddrPort) {
+	t.Helper()
+	return netip.MustParseAddrPort(client.RemoteAddr().String()), netip.MustParseAddrPort(client.LocalAddr().String())
+}
+
+func TestSockDiagFindsTheServersSocket(t *testing.T) {
+	// sock_diag(7), asked for one socket by its addresses, finds the
+	// server's end of a connection: the socket whose inode the server's
+	// descriptor has. So does the scan of /proc/net/tcp{,6}.
+	tests := []struct{ name, network, listen, dial string }{
+		{"IPv4", "tcp4", "127.0.0.1:0", "127.0.0.1"},
+		{"IPv6", "tcp6", "[::1]:0", "::1"},
+		{"IPv4 to a dual-stack listener", "tcp", ":0", "127.0.0.1"},
+		{"IPv6 to a dual-stack listener", "tcp", ":0", "::1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if strings.Contains(tt.dial, ":") {
+				if ln, err := net.Listen("tcp6", "[::1]:0"); err != nil {
+					t.Skipf("no IPv6 on loopback: %v", err)
+				} else {
+					ln.Close()
+				}
+			}
+			client, _, want := acceptedPair(t, tt.network, tt.listen, tt.dial)
+			server, local := ends(t, client)
+			got, err := diagSocket(context.Background(), server, local)
+			require.NoError(t, err)
+			assert.Equal(t, want, got, "sock_diag")
+			got, err = procSocketInode(context.Background(), server, local)
+			require.NoError(t, err)
+			assert.Equal(t, want, got, "/proc/net")
+		})
+	}
+}
+
+func TestSockDiagFindsNoSocketThatIsNotThere(t *testing.T) {
+	// A connection not accept()ed yet has no inode; an address with no
+	// connection has no socket, although a listener holds its port (the
+	// kernel's lookup falls back to it, and the answer must not be taken).
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String()) // never accepted
+	require.NoError(t, err)
+	defer client.Close()
+	server, local := ends(t, client)
+	for name, lookup := range map[string]func(context.Context, netip.AddrPort, netip.AddrPort) (string, error){
+		"sock_diag": diagSocket, "/proc/net": procSocketInode,
+	} {
+		got, err := lookup(context.Background(), server, local)
+		require.NoError(t, err, name)
+		assert.Empty(t, got, "%s: not accepted", name)
+	}
+	stranger := netip.AddrPortFrom(local.Addr(), local.Port()+1)
+	inode, found, err := diagLookup(context.Background(), server, stranger)
+	require.NoError(t, err)
+	assert.False(t, found, "sock_diag: no such connection, whatever listens on the port")
+	assert.Empty(t, inode)
+	got, err := procSocketInode(context.Background(), server, stranger)
+	require.NoError(t, err)
+	assert.Empty(t, got, "/proc/net: no such connection")
+}
+
+func TestSocketLookupFallsBackToProc(t *testing.T) {
+	// Where sock_diag is unavailable (here, socket(2) of AF_NETLINK fails
+	// as a seccomp filter makes it fail), the lookup reads /proc/net.
+	client, _, want := acceptedPair(t, "tcp4", "127.0.0.1:0", "127.0.0.1")
+	server, local := ends(t, client)
+	real := netlinkSocket
+	netlinkSocket = func() (int, error) { return -1, syscall.EAFNOSUPPORT }
+	t.Cleanup(func() { netlinkSocket = real })
+	_, err := diagSocket(context.Background(), server, local)
+	require.ErrorIs(t, err, errNetlinkUnavailable)
+	got, err := socketInode(context.Background(), server, local)
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
+}
+
+func TestSocketLookupsStopWhenTheContextEnds(t *testing.T) {
+	client, _, _ := acceptedPair(t, "tcp4", "127.0.0.1:0", "127.0.0.1")
+	server, local := ends(t, client)
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	for name, lookup := range map[string]func(context.Context, netip.AddrPort, netip.AddrPort) (string, error){
+		"sock_diag": diagSocket, "/proc/net": procSocketInode,
+	} {
+		_, err := lookup(done, server, local)
+		assert.ErrorIs(t, err, context.Canceled, name)
+	}
+	_, err := holds(done, uint32(os.Getpid()), "socket:[1]")
+	assert.ErrorIs(t, err, context.Canceled, "the fd tables too")
+}
+
+func TestEnsureVouchesForADualStackListener(t *testing.T) {
+	// A daemon that listens on [::]:port, reached at 127.0.0.1: its
+	// accepted socket is an IPv6 socket with IPv4-mapped addresses.
+	if ln, err := net.Listen("tcp6", "[::1]:0"); err != nil {
+		skipf(t, "needs IPv6 on loopback: %v", err)
+	} else {
+		ln.Close()
+	}
+	addr := freeAddr(t)
+	_, port, err := net.SplitHostPort(addr)
+	require.NoError(t, err)
+	start, started := starter(t, "serve", ":"+port)
+	cfg := config(addr, new("/v1/shutdown"))
+	h, err := Ensure(context.Background(), cfg, start)
+	require.NoError(t, err)
+	d := *started
+	how, err := Stop(context.Background(), h, shutdownConfig(int(d.pid()), 5), cfg)
+	require.NoError(t, err)
+	assert.Equal(t, StoppedGracefully, how)
+	require.True(t, d.gone(5*time.Second))
+	assert.True(t, d.exitedByItself(), "asked over HTTP, on its own connection")
 }

@@ -26,6 +26,7 @@ func TestEnsureLeavesAPIDThatIsNotItsChildAlone(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_, err := Ensure(ctx, config(freeAddr(t), nil), func(context.Context) (uint32, error) { return uint32(os.Getpid()), nil })
+	assert.ErrorIs(t, err, ErrCannotVouch)
 	assert.ErrorContains(t, err, "not a child of this process")
 	assert.ErrorContains(t, err, "left alone")
 	assert.Empty(t, signalled)
@@ -45,6 +46,7 @@ func TestEnsureProcessLeavesANonChildAlone(t *testing.T) {
 		return os.FindProcess(int(s.pid))
 	})
 	require.Error(t, err)
+	assert.ErrorIs(t, err, ErrCannotVouch)
 	assert.ErrorContains(t, err, "not a child")
 	assert.False(t, h.ShouldCleanup())
 
@@ -69,6 +71,8 @@ func TestEnsureProcessNeverSignalsABarePID(t *testing.T) {
 		return &os.Process{Pid: int(s.pid)}, nil // as os.FindProcess returns it without pidfd_open
 	})
 	require.Error(t, err)
+	assert.ErrorIs(t, err, ErrCannotVouch)
+	assert.ErrorContains(t, err, "the *os.Process holds none")
 	assert.ErrorContains(t, err, "left alone")
 	assert.Empty(t, signals())
 	assert.Empty(t, s.ended(200*time.Millisecond), "the stranger still runs")
@@ -108,6 +112,7 @@ func TestIdentityRefusesAForeignProc(t *testing.T) {
 		return child.cmd.Process, nil
 	})
 	require.ErrorIs(t, err, errForeignProc)
+	assert.ErrorIs(t, err, ErrCannotVouch)
 	assert.ErrorContains(t, err, "left alone")
 	assert.False(t, child.gone(200*time.Millisecond), "its child is left to the caller")
 }
