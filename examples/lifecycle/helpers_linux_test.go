@@ -59,8 +59,9 @@ import (
 // exits; it writes "leader exits" first). It exits when its stdin closes,
 // so it cannot outlive the test.
 //
-// Run with LIFECYCLE_TEST_KEEPER set, it is a keeper process instead: see
-// runKeeper.
+// Run with LIFECYCLE_TEST_KEEPER set, it is a keeper process instead (see
+// runKeeper); with LIFECYCLE_TEST_SOCKETS, a holder of sockets for the
+// benchmark (see holdSockets).
 func TestMain(m *testing.M) {
 	if mode := os.Getenv("LIFECYCLE_TEST_DAEMON"); mode != "" {
 		// The main goroutine is locked to the main thread (see init): the
@@ -71,6 +72,15 @@ func TestMain(m *testing.M) {
 	}
 	if role := os.Getenv("LIFECYCLE_TEST_KEEPER"); role != "" {
 		os.Exit(runKeeper(role))
+	}
+	if n := os.Getenv("LIFECYCLE_TEST_SOCKETS"); n != "" {
+		count, _ := strconv.Atoi(n)
+		net2, _ := strconv.Atoi(os.Getenv("LIFECYCLE_TEST_NET"))
+		if err := holdSockets(count, net2); err != nil {
+			fmt.Fprintln(os.Stderr, "holding sockets:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
 	}
 	// Ensure's lock files go to a directory of the test's own.
 	dir, err := os.MkdirTemp("", "lifecycle-test-runtime-")
