@@ -14,6 +14,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -57,6 +58,15 @@ func servedBy(ctx context.Context, conn net.Conn, pr *proc) error {
 			}
 			if held {
 				return nil
+			}
+			// Not among pr's descriptors: another process holds it, or pr
+			// closed it meanwhile (its server timed out waiting for a
+			// request that waits for this check). Only a socket that is
+			// still there is another process's.
+			if again, err := socketInode(ctx, server, client); err != nil {
+				return err
+			} else if again != inode {
+				return fmt.Errorf("%w: the server closed the connection to %s before it could be checked", errNotServed, server)
 			}
 			return fmt.Errorf("%w on %s", errOtherProcess, server)
 		}
@@ -210,15 +220,22 @@ func fdsReadable(pid uint32) error {
 		}
 	}
 	if errors.Is(err, os.ErrPermission) {
-		return notDumpable(err)
+		return hiddenFDs(dir, err)
 	}
 	return nil
 }
 
-// notDumpable is the error for a file descriptor table that this process
-// may not read.
-func notDumpable(err error) error {
-	return fmt.Errorf("%w: %w (the process is not dumpable: it called prctl(PR_SET_DUMPABLE, 0), or runs a setuid or file-capability binary; only a keeper with CAP_SYS_PTRACE, such as root, may read its file descriptors, and prove that it is the one that answers)", ErrCannotVouch, err)
+// hiddenFDs is the error for the file descriptor table dir (of
+// /proc/<pid>) that this process may not read, err. It says why: proc(5)
+// gives the files of a process that is not dumpable to root, and those of
+// another user's process to that user.
+func hiddenFDs(dir string, err error) error {
+	why := "the process is not dumpable: it called prctl(PR_SET_DUMPABLE, 0), or runs a setuid or file-capability binary"
+	var st syscall.Stat_t
+	if serr := syscall.Stat(dir, &st); serr == nil && st.Uid != 0 && int(st.Uid) != os.Geteuid() {
+		why = fmt.Sprintf("the process runs as uid %d, and this one as uid %d", st.Uid, os.Geteuid())
+	}
+	return fmt.Errorf("%w: %w (%s; only a keeper with CAP_SYS_PTRACE, such as root, may read its file descriptors, and prove that it is the one that answers)", ErrCannotVouch, err, why)
 }
 
 // fdTableHolds reports whether the fd directory dir has a link that reads
@@ -229,7 +246,7 @@ func fdTableHolds(ctx context.Context, dir, target string) (bool, error) {
 	}
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrPermission) {
-		return false, notDumpable(err)
+		return false, hiddenFDs(dir, err)
 	}
 	if err != nil {
 		return false, err

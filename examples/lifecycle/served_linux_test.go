@@ -229,7 +229,7 @@ func TestSockDiagFindsTheServersSocket(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if strings.Contains(tt.dial, ":") {
 				if ln, err := net.Listen("tcp6", "[::1]:0"); err != nil {
-					t.Skipf("no IPv6 on loopback: %v", err)
+					skipf(t, "needs IPv6 on loopback: %v", err)
 				} else {
 					ln.Close()
 				}
@@ -325,4 +325,34 @@ func TestEnsureVouchesForADualStackListener(t *testing.T) {
 	assert.Equal(t, StoppedGracefully, how)
 	require.True(t, d.gone(5*time.Second))
 	assert.True(t, d.exitedByItself(), "asked over HTTP, on its own connection")
+}
+
+func TestServedBySaysNotServedWhenTheServerClosed(t *testing.T) {
+	// A server that closes the connection while the check runs (its
+	// header timeout fired: under load, the /proc scan took longer) no
+	// longer holds the socket; that does not make another process the
+	// server. The check says "not served", and the health check is tried
+	// again, where it said "another process answers", and Ensure gave up.
+	client, server, _ := acceptedPair(t, "tcp4", "127.0.0.1:0", "127.0.0.1")
+	d, err := startDaemon(t, "record", "") // pr: a process that holds neither end
+	require.NoError(t, err)
+	d.ready(t)
+	pr, err := vouch(d.pid(), d.cmd.Process)
+	require.NoError(t, err)
+
+	real := socketInode
+	var calls int
+	socketInode = func(ctx context.Context, s, c netip.AddrPort) (string, error) {
+		if calls++; calls == 2 { // after the first look: the server closes
+			server.Close()
+			require.Eventually(t, func() bool { inode, _ := real(ctx, s, c); return inode == "" }, 5*time.Second, time.Millisecond)
+		}
+		return real(ctx, s, c)
+	}
+	t.Cleanup(func() { socketInode = real })
+	err = servedBy(context.Background(), client, pr)
+	assert.ErrorIs(t, err, errNotServed)
+	assert.NotErrorIs(t, err, errOtherProcess)
+	assert.ErrorContains(t, err, "closed the connection")
+	assert.Equal(t, 2, calls)
 }
