@@ -21,7 +21,7 @@ FUZZTIME ?= 30s
 # Every fuzz target of the package, one per contract type.
 FUZZ_TARGETS = $(shell grep -ho '^func Fuzz[A-Za-z0-9_]*' *_test.go | cut -c6-)
 
-.PHONY: demo test fmtcheck vet lint apicheck apibaseline cover bench benchinstr fuzz schema schemacheck tscheck golden
+.PHONY: demo test fmtcheck vet crossvet crosstest lint apicheck apibaseline cover bench benchinstr fuzz schema schemacheck tscheck golden
 
 ## demo: start a real daemon and walk its lifecycle through the contract.
 demo:
@@ -42,9 +42,23 @@ vet:
 	@echo "== go vet (a first run downloads Go $(GOVERSION) when the go command is older)" >&2
 	$(GO) vet ./...
 
-## lint: gofmt, go vet and staticcheck (every check; see staticcheck.conf),
-## in the root module and in the schema module.
-lint: fmtcheck vet
+## crossvet: go vet, tests included, as darwin, freebsd and windows build the
+## module: examples/lifecycle and the demo run on Linux only, and their
+## Linux code and tests carry build tags.
+CROSS_GOOS = darwin freebsd windows
+crossvet:
+	@for os in $(CROSS_GOOS); do echo "== GOOS=$$os go vet ./..."; GOOS=$$os $(GO) vet ./... || exit 1; done
+
+## crosstest: go test -c of every package for darwin, freebsd and windows:
+## the test binaries link there (they are not run).
+crosstest:
+	@for os in $(CROSS_GOOS); do echo "== GOOS=$$os go test -c"; \
+		dir=$$(mktemp -d) && GOOS=$$os $(GO) test -c -o $$dir/ ./... >/dev/null && rm -r $$dir || exit 1; done
+
+## lint: gofmt, go vet (for Linux, darwin, freebsd and windows) and
+## staticcheck (every check; see staticcheck.conf), in the root module and
+## in the schema module.
+lint: fmtcheck vet crossvet
 	$(GO) run $(STATICCHECK) ./...
 	cd schema && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
 
