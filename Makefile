@@ -12,6 +12,7 @@ GOFMT = "$$($(GO) env GOROOT)/bin/gofmt"
 COVER_MIN ?= 95
 # Tools, pinned, run with go run so that go.mod gains no dependencies.
 STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
+BENCHSTAT = golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 # How many times make bench runs each benchmark; the table shows medians.
 BENCHCOUNT ?= 6
 # The toolchain go.mod names, for the progress messages.
@@ -21,7 +22,7 @@ FUZZTIME ?= 30s
 # Every fuzz target of the package, one per contract type.
 FUZZ_TARGETS = $(shell grep -ho '^func Fuzz[A-Za-z0-9_]*' *_test.go | cut -c6-)
 
-.PHONY: demo test fmtcheck vet crossvet crosstest lint apicheck apibaseline cover bench benchinstr fuzz schema schemacheck tscheck golden
+.PHONY: demo test fmtcheck vet crossvet crosstest lint apicheck apibaseline cover bench benchinstr benchlifecycle fuzz schema schemacheck tscheck golden
 
 ## demo: start a real daemon and walk its lifecycle through the contract.
 demo:
@@ -82,6 +83,15 @@ cover:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) . > bench.txt
 	@$(GO) run ./internal/benchratio < bench.txt
+
+## benchlifecycle: what Ensure and Stop of examples/lifecycle cost at 0, 100k
+## and 500k TCP sockets on the machine (LIFECYCLE_BENCH_SOCKETS="0,100000,500000"),
+## with the socket lookup through sock_diag and through the /proc/net/tcp scan;
+## BENCHCOUNT runs, raw output in bench-lifecycle.txt, medians by benchstat.
+## Linux only; 500k sockets take about 2 GiB of kernel memory.
+benchlifecycle:
+	$(GO) test -run '^$$' -bench '^BenchmarkLifecycle$$' -benchtime 10x -count $(BENCHCOUNT) -timeout 2h ./examples/lifecycle > bench-lifecycle.txt
+	@$(GO) run $(BENCHSTAT) -col /lookup bench-lifecycle.txt
 
 ## benchinstr: instructions a call of each benchmark, contract and plain,
 ## counted by valgrind's callgrind: deterministic, where time on a shared

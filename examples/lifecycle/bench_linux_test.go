@@ -188,7 +188,6 @@ func BenchmarkLifecycle(b *testing.B) {
 		}
 		sockets := countSockets()
 		b.Run(fmt.Sprintf("sockets=%d", level), func(b *testing.B) {
-			b.Logf("%d TCP sockets on the machine", sockets)
 			for _, lookup := range []struct {
 				name string
 				f    func(context.Context, netip.AddrPort, netip.AddrPort) (string, error)
@@ -197,9 +196,12 @@ func BenchmarkLifecycle(b *testing.B) {
 					real := socketInode
 					socketInode = lookup.f
 					defer func() { socketInode = real }()
-					b.Run("op=Ensure", func(b *testing.B) { benchEnsureStop(b, true) })
-					b.Run("op=Stop", func(b *testing.B) { benchEnsureStop(b, false) })
-					b.Run("op=lookup", benchLookup)
+					// Each result carries the TCP sockets counted on the
+					// machine (other processes' included) before the level's
+					// runs began.
+					b.Run("op=Ensure", func(b *testing.B) { benchEnsureStop(b, true); b.ReportMetric(float64(sockets), "sockets") })
+					b.Run("op=Stop", func(b *testing.B) { benchEnsureStop(b, false); b.ReportMetric(float64(sockets), "sockets") })
+					b.Run("op=lookup", func(b *testing.B) { benchLookup(b); b.ReportMetric(float64(sockets), "sockets") })
 				})
 			}
 		})
