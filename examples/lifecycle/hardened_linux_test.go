@@ -70,18 +70,35 @@ func copyFile(t *testing.T, from, to string) {
 
 func TestEnsureVouchesForAHardenedDaemonAsRoot(t *testing.T) {
 	// Root (CAP_SYS_PTRACE) reads the file descriptors of a process that
-	// is not dumpable: every check holds, and Stop's request goes over a
-	// connection the daemon itself accepted.
+	// is not dumpable: every check holds. Stop's request goes over a
+	// connection the daemon itself accepted, and without a shutdown
+	// endpoint its SIGTERM goes through the pidfd.
 	requireRoot(t)
-	d, cfg, h := ensureDaemon(t, "serve", new("/v1/shutdown"), "LIFECYCLE_TEST_HARDEN=1")
-	d.ready(t)
-	require.Contains(t, d.out.String(), "hardened\n")
-	assert.True(t, h.ShouldCleanup())
-	how, err := Stop(context.Background(), h, shutdownConfig(int(d.pid()), 5), cfg)
-	require.NoError(t, err)
-	assert.Equal(t, StoppedGracefully, how)
-	require.True(t, d.gone(5*time.Second))
-	assert.True(t, d.exitedByItself(), "asked over HTTP: %v", d.state)
+	for _, endpoint := range []*string{new("/v1/shutdown"), nil} {
+		d, cfg, h := ensureDaemon(t, "serve", endpoint, "LIFECYCLE_TEST_HARDEN=1")
+		d.ready(t)
+		require.Contains(t, d.out.String(), "hardened\n")
+		assert.True(t, h.ShouldCleanup())
+		id, err := ProcessIdentity(d.pid())
+		require.NoError(t, err)
+		want, _ := h.ProcessIdentity()
+		assert.Equal(t, want, id, "its identity holds")
+		done, err := exited(d.cmd.Process)
+		require.NoError(t, err)
+		assert.False(t, done, "its pidfd says it runs")
+
+		signals := countSignals(t)
+		how, err := Stop(context.Background(), h, shutdownConfig(int(d.pid()), 5), cfg)
+		require.NoError(t, err)
+		assert.Equal(t, StoppedGracefully, how)
+		require.True(t, d.gone(5*time.Second))
+		if endpoint != nil {
+			assert.True(t, d.exitedByItself(), "asked over HTTP: %v", d.state)
+			assert.Empty(t, signals())
+		} else {
+			assert.Equal(t, map[syscall.Signal]int{syscall.SIGTERM: 1}, signals())
+		}
+	}
 }
 
 func TestEnsureSaysAtOnceThatItCannotVouchForAHardenedDaemon(t *testing.T) {

@@ -51,10 +51,10 @@
 //
 // # One daemon
 //
-// Ensure starts a daemon only when the connection to its health_url is
-// refused: while something accepts connections there, a second daemon
-// could not listen, so Ensure waits for a healthy answer instead (see
-// ErrNotAnswering). Ensure calls for one daemon name and port take turns,
+// Ensure starts a daemon when the connection to its health_url is refused:
+// nothing listens there. While something accepts connections there, a
+// second daemon could not listen, so Ensure waits for a healthy answer
+// instead (see ErrNotAnswering). Ensure calls for one daemon name and port take turns,
 // in one process and across processes, through an flock(2) lock file of
 // the user's own (see Ensure).
 //

@@ -9,6 +9,7 @@ package lifecycle
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -123,4 +124,52 @@ func TestAFailedEnsureKillsADaemonWhoseMainThreadExited(t *testing.T) {
 	assert.NotContains(t, err.Error(), "exited")
 	require.True(t, (*started).gone(5*time.Second), "it was killed, as the error says")
 	assert.False(t, (*started).exitedByItself())
+}
+
+// countPolls counts the polls of a pidfd until the test ends.
+func countPolls(t *testing.T) *atomic.Int32 {
+	var n atomic.Int32
+	real := pollReadable
+	pollReadable = func(fd int, timeout time.Duration) (bool, error) { n.Add(1); return real(fd, timeout) }
+	t.Cleanup(func() { pollReadable = real })
+	return &n
+}
+
+func TestTheWaitForAnExitIsWokenByThePidfd(t *testing.T) {
+	// Stop waited for an exit by looking every 20 ms, and returned up to
+	// 20 ms late. The wait now sleeps on the pidfd's readiness, and wakes
+	// once the process has exited: a wait of any length polls the pidfd a
+	// few times, where a polling loop would poll it every interval.
+	d, err := startDaemon(t, "record", "")
+	require.NoError(t, err)
+	d.ready(t)
+	pr, err := vouch(d.pid(), d.cmd.Process)
+	require.NoError(t, err)
+	polls := countPolls(t)
+	done := make(chan error, 1)
+	go func() { done <- waitExit(context.Background(), pr, time.Hour) }()
+	time.Sleep(300 * time.Millisecond) // a 20 ms loop would poll 15 times meanwhile
+	require.NoError(t, d.stdin.Close())
+	require.NoError(t, <-done)
+	assert.LessOrEqual(t, polls.Load(), int32(6), "polls")
+}
+
+func TestTheWaitOnOlderKernelsPollsThePidfd(t *testing.T) {
+	// Before Linux 5.10 a pidfd cannot be opened non-blocking, so the wait
+	// cannot sleep in the runtime's poller: it polls the pidfd, up to
+	// 10 ms at a time, and still returns for an exit, a timeout, or the
+	// context.
+	d, err := startDaemon(t, "record", "")
+	require.NoError(t, err)
+	d.ready(t)
+	pr, err := vouch(d.pid(), d.cmd.Process)
+	require.NoError(t, err)
+	assert.ErrorIs(t, waitExitPolling(context.Background(), pr, time.Now().Add(50*time.Millisecond)), errTimeout)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	assert.ErrorIs(t, waitExitPolling(ctx, pr, time.Now().Add(time.Hour)), context.Canceled)
+	done := make(chan error, 1)
+	go func() { done <- waitExitPolling(context.Background(), pr, time.Now().Add(time.Hour)) }()
+	require.NoError(t, d.stdin.Close())
+	assert.NoError(t, <-done)
 }

@@ -46,8 +46,8 @@ type pollFd struct {
 
 // pollReadable polls fd, a pidfd, without waiting, or for up to timeout
 // when timeout is positive, and reports whether it is readable: the
-// process has exited.
-func pollReadable(fd int, timeout time.Duration) (bool, error) {
+// process has exited. Tests wrap it, to count the polls.
+var pollReadable = func(fd int, timeout time.Duration) (bool, error) {
 	pfd := pollFd{fd: int32(fd), events: pollIn}
 	ts := syscall.NsecToTimespec(max(timeout, 0).Nanoseconds())
 	for {

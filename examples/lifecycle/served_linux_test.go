@@ -289,6 +289,23 @@ func TestSocketLookupFallsBackToProc(t *testing.T) {
 	assert.Equal(t, want, got)
 }
 
+func TestSocketLookupFallsBackToProcWithoutInetDiag(t *testing.T) {
+	// A kernel without inet_diag answers ENOENT for every socket, as it
+	// does for a socket that is not there: the lookup finds that out by
+	// asking for this process's own end of the connection, and reads
+	// /proc/net.
+	client, _, want := acceptedPair(t, "tcp4", "127.0.0.1:0", "127.0.0.1")
+	server, local := ends(t, client)
+	real := lookupOne
+	lookupOne = func(context.Context, netip.AddrPort, netip.AddrPort) (string, bool, error) { return "", false, nil }
+	t.Cleanup(func() { lookupOne = real })
+	_, err := diagSocket(context.Background(), server, local)
+	require.ErrorIs(t, err, errNetlinkUnavailable)
+	got, err := socketInode(context.Background(), server, local)
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
+}
+
 func TestSocketLookupsStopWhenTheContextEnds(t *testing.T) {
 	client, _, _ := acceptedPair(t, "tcp4", "127.0.0.1:0", "127.0.0.1")
 	server, local := ends(t, client)

@@ -61,20 +61,24 @@ var netlinkSocket = func() (int, error) {
 // (no inode). It returns errNetlinkUnavailable (wrapped) where sock_diag
 // cannot answer, and ctx's error once ctx has ended.
 func diagSocket(ctx context.Context, server, client netip.AddrPort) (string, error) {
-	inode, found, err := diagLookup(ctx, server, client)
+	inode, found, err := lookupOne(ctx, server, client)
 	if err != nil || found {
 		return inode, err
 	}
 	// No such socket, or no inet_diag to find it: the kernel says ENOENT
 	// for both. This process's own end of the connection exists; if
 	// sock_diag cannot find that either, it cannot find anything.
-	if _, found, err := diagLookup(ctx, client, server); err != nil {
+	if _, found, err := lookupOne(ctx, client, server); err != nil {
 		return "", err
 	} else if !found {
 		return "", fmt.Errorf("%w: it does not find this process's own socket %s -> %s", errNetlinkUnavailable, client, server)
 	}
 	return "", nil
 }
+
+// lookupOne is diagLookup; tests replace it, to make a kernel without
+// inet_diag.
+var lookupOne = diagLookup
 
 // diagLookup asks for the socket from local to remote. found is false
 // when the kernel has no such socket; inode is "" when it has one without
