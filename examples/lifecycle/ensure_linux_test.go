@@ -107,6 +107,7 @@ func TestAlreadyRunningDaemonIsNeverSignalled(t *testing.T) {
 }
 
 func TestEnsureKillsADaemonThatNeverBecomesHealthy(t *testing.T) {
+	t.Parallel() // it mostly waits, and replaces no hook: see helpers_test.go
 	addr := freeAddr(t)
 	start, started := starter(t, "unhealthy", addr)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -254,6 +255,7 @@ func TestEnsureStartsNothingWithoutAnAnswer(t *testing.T) {
 }
 
 func TestEnsureLaunchesNothingBesideASlowDaemon(t *testing.T) {
+	t.Parallel() // it mostly waits, and replaces no hook: see helpers_test.go
 	// A healthy daemon that accepted at once and answered /health after
 	// 3 s got a second launch: Ensure's health check timed out after 2 s,
 	// Ensure took that for "not running" and called start, and the second
@@ -278,6 +280,7 @@ func TestEnsureLaunchesNothingBesideASlowDaemon(t *testing.T) {
 }
 
 func TestEnsureWaitsForAListenerThatDoesNotAnswer(t *testing.T) {
+	t.Parallel() // it mostly waits, and replaces no hook: see helpers_test.go
 	// Something accepts connections at the health address but gives no
 	// 2xx answer: a daemon that does not answer in time, one that answers
 	// 503 (loading), one that redirects. Ensure launches nothing beside
@@ -308,6 +311,7 @@ func TestEnsureWaitsForAListenerThatDoesNotAnswer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			addr := tt.addr(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 			defer cancel()
@@ -326,6 +330,7 @@ func TestEnsureWaitsForAListenerThatDoesNotAnswer(t *testing.T) {
 }
 
 func TestEnsureStartsNothingWhileConnectionsHang(t *testing.T) {
+	t.Parallel() // it mostly waits, and replaces no hook: see helpers_test.go
 	// A listener whose accept queue is full drops new connections (the
 	// kernel ignores their SYN), so they neither connect nor fail: Ensure
 	// cannot tell whether a daemon runs, and starts nothing.

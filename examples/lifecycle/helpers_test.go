@@ -1,5 +1,10 @@
 // Helpers of the tests that work on every platform: loopback servers and
 // the configs of the test daemon.
+//
+// Tests replace package variables to observe or to break things (signal,
+// socketInode, lookupOne, netlinkSocket, pollReadable): such a test runs
+// alone. A test that replaces none, and mostly waits, may call t.Parallel:
+// the parallel tests run together, after all the others.
 
 package lifecycle
 

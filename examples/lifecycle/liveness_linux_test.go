@@ -108,6 +108,7 @@ func TestStopStopsADaemonWhoseMainThreadExited(t *testing.T) {
 }
 
 func TestAFailedEnsureKillsADaemonWhoseMainThreadExited(t *testing.T) {
+	t.Parallel() // it mostly waits, and replaces no hook: see helpers_test.go
 	// When such a daemon never became healthy, Ensure said that it "was
 	// killed: the process exited", and nothing was killed: it served on,
 	// and the next Ensure found a daemon nobody owned.

@@ -40,6 +40,7 @@ func TestStopWithSIGTERM(t *testing.T) {
 }
 
 func TestStopKillsAStubbornDaemon(t *testing.T) {
+	t.Parallel() // it mostly waits, and replaces no hook: see helpers_test.go
 	tests := []struct {
 		name     string
 		endpoint *string
@@ -49,6 +50,7 @@ func TestStopKillsAStubbornDaemon(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			d, cfg, h := ensureDaemon(t, "stubborn", tt.endpoint)
 			began := time.Now()
 			how, err := Stop(context.Background(), h, shutdownConfig(int(d.pid()), 1), cfg)
