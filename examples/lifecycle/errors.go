@@ -16,7 +16,8 @@ var (
 	// address, not the one Ensure started. The address is taken: the
 	// daemon Ensure started could not listen there, or listens on
 	// another address the same host name resolves to. Ensure has killed
-	// the process it started, and returns no handle.
+	// the process it started (or found it exited: the error says which),
+	// and returns no handle.
 	ErrOtherProcess = errors.New("lifecycle: another process answers at the daemon's address")
 
 	// ErrNotAnswering: something accepts connections on the health
