@@ -23,6 +23,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/rbee-keeper/daemoncontract"
 )
 
 // unprivileged is the uid and gid that runUnprivileged runs as: nobody.
@@ -68,6 +70,19 @@ func copyFile(t *testing.T, from, to string) {
 	require.NoError(t, out.Close())
 }
 
+// identityAndPidfdHold checks that d's identity is still the one in h, and
+// that its pidfd says it runs.
+func identityAndPidfdHold(t *testing.T, d *daemon, h daemoncontract.DaemonHandle) {
+	t.Helper()
+	id, err := ProcessIdentity(d.pid())
+	require.NoError(t, err)
+	want, _ := h.ProcessIdentity()
+	assert.Equal(t, want, id, "its identity holds")
+	done, err := exited(d.cmd.Process)
+	require.NoError(t, err)
+	assert.False(t, done, "its pidfd says it runs")
+}
+
 func TestEnsureVouchesForAHardenedDaemonAsRoot(t *testing.T) {
 	// Root (CAP_SYS_PTRACE) reads the file descriptors of a process that
 	// is not dumpable: every check holds. Stop's request goes over a
@@ -79,13 +94,7 @@ func TestEnsureVouchesForAHardenedDaemonAsRoot(t *testing.T) {
 		d.ready(t)
 		require.Contains(t, d.out.String(), "hardened\n")
 		assert.True(t, h.ShouldCleanup())
-		id, err := ProcessIdentity(d.pid())
-		require.NoError(t, err)
-		want, _ := h.ProcessIdentity()
-		assert.Equal(t, want, id, "its identity holds")
-		done, err := exited(d.cmd.Process)
-		require.NoError(t, err)
-		assert.False(t, done, "its pidfd says it runs")
+		identityAndPidfdHold(t, d, h)
 
 		signals := countSignals(t)
 		how, err := Stop(context.Background(), h, shutdownConfig(int(d.pid()), 5), cfg)
@@ -168,13 +177,7 @@ func TestChecksThatHoldForAHardenedDaemon(t *testing.T) {
 	require.ErrorIs(t, err, os.ErrPermission, "its file descriptors are hidden")
 	_, err = holds(context.Background(), d.pid(), "socket:[1]")
 	assert.ErrorIs(t, err, ErrCannotVouch)
-	id, err := ProcessIdentity(d.pid())
-	require.NoError(t, err)
-	want, _ := h.ProcessIdentity()
-	assert.Equal(t, want, id, "its identity holds")
-	done, err := exited(d.cmd.Process)
-	require.NoError(t, err)
-	assert.False(t, done, "its pidfd says it runs")
+	identityAndPidfdHold(t, d, h)
 
 	signals := countSignals(t)
 	how, err := Stop(context.Background(), h, shutdownConfig(int(d.pid()), 5), cfg)

@@ -127,6 +127,18 @@ func TestAFailedEnsureKillsADaemonWhoseMainThreadExited(t *testing.T) {
 	assert.False(t, (*started).exitedByItself())
 }
 
+// runningProc starts the helper, listening nowhere, and returns it and the
+// proc Ensure would vouch for.
+func runningProc(t *testing.T) (*daemon, *proc) {
+	t.Helper()
+	d, err := startDaemon(t, "record", "")
+	require.NoError(t, err)
+	d.ready(t)
+	pr, err := vouch(d.pid(), d.cmd.Process)
+	require.NoError(t, err)
+	return d, pr
+}
+
 // countPolls counts the polls of a pidfd until the test ends.
 func countPolls(t *testing.T) *atomic.Int32 {
 	var n atomic.Int32
@@ -141,11 +153,7 @@ func TestTheWaitForAnExitIsWokenByThePidfd(t *testing.T) {
 	// 20 ms late. The wait now sleeps on the pidfd's readiness, and wakes
 	// once the process has exited: a wait of any length polls the pidfd a
 	// few times, where a polling loop would poll it every interval.
-	d, err := startDaemon(t, "record", "")
-	require.NoError(t, err)
-	d.ready(t)
-	pr, err := vouch(d.pid(), d.cmd.Process)
-	require.NoError(t, err)
+	d, pr := runningProc(t)
 	polls := countPolls(t)
 	done := make(chan error, 1)
 	go func() { done <- waitExit(context.Background(), pr, time.Hour) }()
@@ -160,11 +168,7 @@ func TestTheWaitOnOlderKernelsPollsThePidfd(t *testing.T) {
 	// cannot sleep in the runtime's poller: it polls the pidfd, up to
 	// 10 ms at a time, and still returns for an exit, a timeout, or the
 	// context.
-	d, err := startDaemon(t, "record", "")
-	require.NoError(t, err)
-	d.ready(t)
-	pr, err := vouch(d.pid(), d.cmd.Process)
-	require.NoError(t, err)
+	d, pr := runningProc(t)
 	assert.ErrorIs(t, waitExitPolling(context.Background(), pr, time.Now().Add(50*time.Millisecond)), errTimeout)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

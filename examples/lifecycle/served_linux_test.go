@@ -275,35 +275,38 @@ func TestSockDiagFindsNoSocketThatIsNotThere(t *testing.T) {
 }
 
 func TestSocketLookupFallsBackToProc(t *testing.T) {
-	// Where sock_diag is unavailable (here, socket(2) of AF_NETLINK fails
-	// as a seccomp filter makes it fail), the lookup reads /proc/net.
-	client, _, want := acceptedPair(t, "tcp4", "127.0.0.1:0", "127.0.0.1")
-	server, local := ends(t, client)
-	real := netlinkSocket
-	netlinkSocket = func() (int, error) { return -1, syscall.EAFNOSUPPORT }
-	t.Cleanup(func() { netlinkSocket = real })
-	_, err := diagSocket(context.Background(), server, local)
-	require.ErrorIs(t, err, errNetlinkUnavailable)
-	got, err := socketInode(context.Background(), server, local)
-	require.NoError(t, err)
-	assert.Equal(t, want, got)
-}
-
-func TestSocketLookupFallsBackToProcWithoutInetDiag(t *testing.T) {
-	// A kernel without inet_diag answers ENOENT for every socket, as it
-	// does for a socket that is not there: the lookup finds that out by
-	// asking for this process's own end of the connection, and reads
-	// /proc/net.
-	client, _, want := acceptedPair(t, "tcp4", "127.0.0.1:0", "127.0.0.1")
-	server, local := ends(t, client)
-	real := lookupOne
-	lookupOne = func(context.Context, netip.AddrPort, netip.AddrPort) (string, bool, error) { return "", false, nil }
-	t.Cleanup(func() { lookupOne = real })
-	_, err := diagSocket(context.Background(), server, local)
-	require.ErrorIs(t, err, errNetlinkUnavailable)
-	got, err := socketInode(context.Background(), server, local)
-	require.NoError(t, err)
-	assert.Equal(t, want, got)
+	// Where sock_diag is unavailable, the lookup reads /proc/net: where
+	// socket(2) of AF_NETLINK fails (as a seccomp filter makes it fail),
+	// and where the kernel has no inet_diag, which answers ENOENT for every
+	// socket, as it does for a socket that is not there (the lookup finds
+	// that out by asking for this process's own end of the connection).
+	tests := []struct {
+		name        string
+		unavailable func(t *testing.T)
+	}{
+		{"no AF_NETLINK", func(t *testing.T) {
+			real := netlinkSocket
+			netlinkSocket = func() (int, error) { return -1, syscall.EAFNOSUPPORT }
+			t.Cleanup(func() { netlinkSocket = real })
+		}},
+		{"no inet_diag", func(t *testing.T) {
+			real := lookupOne
+			lookupOne = func(context.Context, netip.AddrPort, netip.AddrPort) (string, bool, error) { return "", false, nil }
+			t.Cleanup(func() { lookupOne = real })
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			client, _, want := acceptedPair(t, "tcp4", "127.0.0.1:0", "127.0.0.1")
+			server, local := ends(t, client)
+			tt.unavailable(t)
+			_, err := diagSocket(context.Background(), server, local)
+			require.ErrorIs(t, err, errNetlinkUnavailable)
+			got, err := socketInode(context.Background(), server, local)
+			require.NoError(t, err)
+			assert.Equal(t, want, got)
+		})
+	}
 }
 
 func TestSocketLookupsStopWhenTheContextEnds(t *testing.T) {
@@ -351,11 +354,7 @@ func TestServedBySaysNotServedWhenTheServerClosed(t *testing.T) {
 	// server. The check says "not served", and the health check is tried
 	// again, where it said "another process answers", and Ensure gave up.
 	client, server, _ := acceptedPair(t, "tcp4", "127.0.0.1:0", "127.0.0.1")
-	d, err := startDaemon(t, "record", "") // pr: a process that holds neither end
-	require.NoError(t, err)
-	d.ready(t)
-	pr, err := vouch(d.pid(), d.cmd.Process)
-	require.NoError(t, err)
+	_, pr := runningProc(t) // a process that holds neither end
 
 	real := socketInode
 	var calls int
@@ -367,7 +366,7 @@ func TestServedBySaysNotServedWhenTheServerClosed(t *testing.T) {
 		return real(ctx, s, c)
 	}
 	t.Cleanup(func() { socketInode = real })
-	err = servedBy(context.Background(), client, pr)
+	err := servedBy(context.Background(), client, pr)
 	assert.ErrorIs(t, err, errNotServed)
 	assert.NotErrorIs(t, err, errOtherProcess)
 	assert.ErrorContains(t, err, "closed the connection")
