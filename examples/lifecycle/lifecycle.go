@@ -209,8 +209,8 @@ type connectedKey struct{}
 // Ownership is proven, not assumed: a health answer counts only if the
 // child itself accepted the connection (see the package documentation). If
 // another process answers (say it holds the port, and the child cannot
-// listen), Ensure kills its child and returns an error that wraps
-// ErrOtherProcess, and no handle. If the child's file descriptors cannot
+// listen), Ensure kills its child (unless it has exited already) and
+// returns an error that wraps ErrOtherProcess, and no handle. If the child's file descriptors cannot
 // be read (a daemon that is not dumpable, and a keeper without
 // CAP_SYS_PTRACE), Ensure cannot prove that: it returns at once an error
 // that wraps ErrCannotVouch and names the cause, and leaves the child
