@@ -18,6 +18,7 @@ STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # staticcheck cannot read Go 1.27's standard library ("method must have no
 # type parameters").
 STATICCHECK_RUN = GOTOOLCHAIN=$$($(GO) env GOVERSION) $(GO) run $(STATICCHECK)
+BENCHSTAT = golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 # How many times make bench runs each benchmark; the table shows medians.
 BENCHCOUNT ?= 6
 # The toolchain go.mod names, for the progress messages.
@@ -31,7 +32,7 @@ FUZZMINTIME ?= 1s
 # Every fuzz target of the package, one per contract type.
 FUZZ_TARGETS = $(shell grep -ho '^func Fuzz[A-Za-z0-9_]*' *_test.go | cut -c6-)
 
-.PHONY: demo test fmtcheck vet lint apicheck apibaseline cover bench benchinstr fuzz schema schemacheck tscheck golden
+.PHONY: demo test fmtcheck vet crossvet crosstest lint apicheck apibaseline cover bench benchinstr benchlifecycle fuzz schema schemacheck tscheck golden
 
 ## demo: start a real daemon and walk its lifecycle through the contract.
 demo:
@@ -53,9 +54,23 @@ vet:
 	@echo "== go vet" >&2
 	$(GO) vet ./...
 
-## lint: gofmt, go vet and staticcheck (every check; see staticcheck.conf),
-## in the root module and in the schema module.
-lint: fmtcheck vet
+## crossvet: go vet, tests included, as darwin, freebsd and windows build the
+## module: examples/lifecycle, examples/install and the demo run on Linux
+## only, and their Linux code and tests carry build tags.
+CROSS_GOOS = darwin freebsd windows
+crossvet:
+	@for os in $(CROSS_GOOS); do echo "== GOOS=$$os go vet ./..."; GOOS=$$os $(GO) vet ./... || exit 1; done
+
+## crosstest: go test -c of every package for darwin, freebsd and windows:
+## the test binaries link there (they are not run).
+crosstest:
+	@for os in $(CROSS_GOOS); do echo "== GOOS=$$os go test -c"; \
+		dir=$$(mktemp -d) && GOOS=$$os $(GO) test -c -o $$dir/ ./... >/dev/null && rm -r $$dir || exit 1; done
+
+## lint: gofmt, go vet (for Linux, darwin, freebsd and windows) and
+## staticcheck (every check; see staticcheck.conf), in the root module and
+## in the schema module.
+lint: fmtcheck vet crossvet
 	@echo "== make lint: staticcheck in the root module, then go vet and staticcheck in the schema module (a first run downloads and builds staticcheck: about 40 s; then a few seconds)" >&2
 	$(STATICCHECK_RUN) ./...
 	cd schema && $(GO) vet ./... && $(STATICCHECK_RUN) ./...
@@ -81,6 +96,15 @@ bench:
 	@echo "== make bench: every benchmark $(BENCHCOUNT) times, quiet until the table (about 45 s a time: about $$(( $(BENCHCOUNT) * 45 )) s); raw output in bench.txt" >&2
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) . > bench.txt
 	@$(GO) run ./internal/benchratio < bench.txt
+
+## benchlifecycle: what Ensure and Stop of examples/lifecycle cost at 0, 100k
+## and 500k TCP sockets on the machine (LIFECYCLE_BENCH_SOCKETS="0,100000,500000"),
+## with the socket lookup through sock_diag and through the /proc/net/tcp scan;
+## BENCHCOUNT runs, raw output in bench-lifecycle.txt, medians by benchstat.
+## Linux only; 500k sockets take about 2 GiB of kernel memory.
+benchlifecycle:
+	$(GO) test -run '^$$' -bench '^BenchmarkLifecycle$$' -benchtime 10x -count $(BENCHCOUNT) -timeout 2h ./examples/lifecycle > bench-lifecycle.txt
+	@$(GO) run $(BENCHSTAT) -col /lookup bench-lifecycle.txt
 
 ## benchinstr: instructions a call of each benchmark, contract and plain,
 ## counted by valgrind's callgrind: deterministic, where time on a shared

@@ -13,15 +13,19 @@ import (
 type procStat struct {
 	// identity is the contract's token, "linux:<boot_id>:<starttime>".
 	identity string
-	// state is field 3: R, S, D, Z (zombie: exited, not yet reaped), X, ...
+	// state is field 3, the state of the thread-group leader: R, S, D, Z
+	// (zombie: exited, not yet reaped), X, ...
 	state byte
 	// ppid is field 4, the parent's process ID.
 	ppid int
 }
 
-// exited reports whether the process has exited: a zombie, which holds its
-// pid until its parent reaps it, or a process being torn down.
-func (s procStat) exited() bool { return s.state == 'Z' || s.state == 'X' || s.state == 'x' }
+// leaderExited reports whether the process's thread-group leader, the
+// thread whose id is the pid, has exited: Z (a zombie) or X. That is not
+// whether the process has exited: a leader that called exit(2) while other
+// threads run shows Z until they all exit. Only the pidfd tells (see
+// exited).
+func (s procStat) leaderExited() bool { return s.state == 'Z' || s.state == 'X' || s.state == 'x' }
 
 var errMalformedStat = errors.New("lifecycle: malformed /proc/<pid>/stat")
 

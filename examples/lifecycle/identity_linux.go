@@ -28,6 +28,9 @@ func ProcessIdentity(pid uint32) (string, error) {
 	return st.identity, err
 }
 
+// supported says whether Ensure can vouch for a process it starts here.
+const supported = true
+
 // bootID is the content of /proc/sys/kernel/random/boot_id without its
 // newline. It changes only at boot, so it is read once.
 var bootID = sync.OnceValues(func() (string, error) {

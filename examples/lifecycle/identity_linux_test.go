@@ -53,7 +53,7 @@ func TestProcessIdentityWithATrickyCommandName(t *testing.T) {
 	st, err := readStat(d.pid())
 	require.NoError(t, err)
 	assert.Equal(t, os.Getpid(), st.ppid)
-	assert.False(t, st.exited(), "state %c", st.state)
+	assert.False(t, st.leaderExited(), "state %c", st.state)
 	// The name came after the start: the token is the one from before.
 	fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
 	assert.True(t, strings.HasSuffix(st.identity, ":"+fields[19]))

@@ -8,8 +8,9 @@
 //
 // # What it never signals
 //
-// Stop and Ensure send a signal (SIGTERM, SIGKILL, or signal 0 to probe)
-// only to a process that a handle vouches for: a handle that says this tool
+// Stop and Ensure send a signal (SIGTERM or SIGKILL: no other, and no
+// signal 0 to probe, which the pidfd's readiness replaces) only to a
+// process that a handle vouches for: a handle that says this tool
 // started the daemon (started_by_us), carries its pid, and carries its
 // process_identity. They never signal
 //
@@ -38,14 +39,33 @@
 // shutdown request. A request meant for a process that a handle vouches for
 // (Stop's shutdown request, the health checks by which Ensure proves that
 // its child answers) is sent only over a connection that the process itself
-// accepted (Linux: the kernel's socket tables and /proc/<pid>/fd say which
-// process holds the server's end). Another process that serves the same
-// address, or an address the same host name resolves to, never gets it.
+// accepted (Linux: the kernel's socket tables, asked through sock_diag(7),
+// and /proc/<pid>/fd say which process holds the server's end). Another
+// process that serves the same address, or an address the same host name
+// resolves to, never gets it.
 //
 // What it cannot know: started_by_us, a pid and a process_identity are
 // claims. Anyone can read a process's identity, so a handle forged from
 // /proc passes every check: trust a handle only if this tool made it, or
 // stored it where only this tool writes.
+//
+// # One daemon
+//
+// Ensure starts a daemon when the connection to its health_url is refused:
+// nothing listens there. While something accepts connections there, a
+// second daemon could not listen, so Ensure waits for a healthy answer
+// instead (see ErrNotAnswering). Ensure calls for one daemon name and port take turns,
+// in one process and across processes, through an flock(2) lock file of
+// the user's own (see Ensure).
+//
+// # Running, and exited
+//
+// A process runs until its whole thread group has exited: its pidfd
+// (pidfd_open(2)) polls readable then, and the package asks nothing else.
+// A daemon whose main thread exits while its other threads serve is
+// running, although /proc/<pid>/stat shows that thread as a zombie. Stop
+// waits for the exit on the same pidfd, and returns as soon as the
+// process has exited.
 //
 // # Who reaps
 //
@@ -53,12 +73,31 @@
 // is reaped, an exited daemon is a zombie that keeps its pid and identity;
 // this package counts a zombie as exited and never waits for it to go.
 //
+// # Hardened daemons
+//
+// A daemon that is not dumpable (it called prctl(PR_SET_DUMPABLE, 0), or
+// runs a setuid or file-capability binary, as a daemon that binds a low
+// port may) hides /proc/<pid>/fd from a keeper without CAP_SYS_PTRACE. Its
+// identity, its pidfd and its signals hold; the proof that it is the
+// process that answers does not. So a keeper that runs as root vouches for
+// it like any other; an ordinary keeper's Ensure returns ErrCannotVouch at
+// once, and leaves the daemon running, to the caller that started it; and
+// Stop of a daemon that became non-dumpable after Ensure vouched for it
+// asks with SIGTERM instead of the shutdown request.
+//
+// # Platforms
+//
 // Process identity is defined for Linux only, and read from /proc, which
 // must show this process's own pid namespace (in a new pid namespace, mount
-// a new /proc: unshare --pid --fork --mount-proc). Elsewhere
-// ProcessIdentity returns errors.ErrUnsupported, so Ensure cannot vouch for
-// a daemon it starts, and returns an error, leaving the process to the
-// caller that started it. The package uses the standard library only.
+// a new /proc: unshare --pid --fork --mount-proc). Elsewhere, Ensure
+// returns an AlreadyRunning handle for a daemon that answers and starts
+// nothing otherwise, Stop signals nothing (it asks over HTTP for a handle
+// without a process_identity, and refuses one with it), Status works, and
+// the refusals wrap ErrUnsupportedPlatform.
+//
+// The package uses the standard library only: sock_diag and pidfds are
+// spoken through package syscall, so the root module keeps testify as its
+// only requirement, and the examples stay in it.
 package lifecycle
 
 import (
@@ -73,14 +112,17 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/rbee-keeper/daemoncontract"
 )
 
 // Timing of health checks. Ensure polls with a backoff that starts at
-// FirstPollInterval and doubles up to MaxPollInterval; every request has
-// RequestTimeout; Ensure gives up at the context's deadline, or after
+// FirstPollInterval and doubles up to MaxPollInterval, and each of its
+// health checks waits for an answer as long as its context lets it (a slow
+// answer is an answer); Status's health check and Stop's shutdown request
+// have RequestTimeout. Ensure gives up at the context's deadline, or after
 // DefaultStartTimeout when the context has none.
 const (
 	FirstPollInterval   = 25 * time.Millisecond
@@ -103,6 +145,9 @@ var client = &http.Client{
 			if err != nil {
 				return nil, err
 			}
+			if c, _ := ctx.Value(connectedKey{}).(*atomic.Bool); c != nil {
+				c.Store(true)
+			}
 			if pr, _ := ctx.Value(servedByKey{}).(*proc); pr != nil {
 				if err := servedBy(ctx, conn, pr); err != nil {
 					conn.Close()
@@ -123,16 +168,29 @@ var dialer net.Dialer
 // request.
 type servedByKey struct{}
 
+// connectedKey is the context key of the flag that a request sets once a
+// connection is made: something listens.
+type connectedKey struct{}
+
 // Ensure makes sure the daemon that cfg describes is running, and returns a
 // handle that says whether this call started it.
 //
 // If cfg's health_url answers with a 2xx status, the daemon is already
 // running: Ensure starts nothing and returns an AlreadyRunning handle, which
-// Stop will never stop. Otherwise it calls start, polls health_url until the
-// daemon answers (see FirstPollInterval and the other timing constants), and
-// returns a StartedByUs handle with the pid that start returned and that
-// process's identity (see ProcessIdentity). The handle's base URL is
-// health_url's scheme and host.
+// Stop will never stop. If the connection is refused (nothing listens),
+// Ensure calls start, polls health_url until the daemon answers (see
+// FirstPollInterval and the other timing constants), and returns a
+// StartedByUs handle with the pid that start returned and that process's
+// identity (see ProcessIdentity). The handle's base URL is health_url's
+// scheme and host.
+//
+// If something accepts connections at health_url but gives no 2xx answer
+// (a daemon that is slow, loading or paused; a health check that times out
+// is no answer yet), Ensure does not call start: a second daemon could not
+// listen there. It waits for a healthy answer until ctx ends, and then
+// returns an error that wraps ErrNotAnswering and ctx's error: never a
+// handle. A context that ends before anything could be told (one that was
+// done already, say) starts nothing either.
 //
 // start launches the daemon and returns its process ID: the pid of a child
 // of this process, such as cmd.Process.Pid after cmd.Start, that is the
@@ -151,22 +209,35 @@ type servedByKey struct{}
 // Ownership is proven, not assumed: a health answer counts only if the
 // child itself accepted the connection (see the package documentation). If
 // another process answers (say it holds the port, and the child cannot
-// listen), Ensure kills its child and returns an error that says so, and no
-// handle; if the child exits first, the error says that.
+// listen), Ensure kills its child (unless it has exited already) and
+// returns an error that wraps ErrOtherProcess, and no handle. If the child's file descriptors cannot
+// be read (a daemon that is not dumpable, and a keeper without
+// CAP_SYS_PTRACE), Ensure cannot prove that: it returns at once an error
+// that wraps ErrCannotVouch and names the cause, and leaves the child
+// running, to the caller that started it.
 //
-// A health check that gets no answer before ctx ends does not show that
-// the daemon is not running: Ensure then starts nothing, and returns ctx's
-// error.
-//
-// Concurrent Ensure calls for one daemon name, in one process, take turns:
-// at most one of them starts a daemon, and the others then find it running
-// (AlreadyRunning). A call that waits for its turn gives up when ctx ends.
+// Ensure calls for one daemon name and port take turns, in one process and
+// across processes (an flock(2) lock file in $XDG_RUNTIME_DIR/daemoncontract,
+// or in daemoncontract-<uid> under os.TempDir(); see lock_linux.go): at
+// most one of them starts a daemon, and the others then find it running
+// (AlreadyRunning). A process that dies holding the lock releases it. A
+// call that waits for its turn gives up when ctx ends.
 //
 // If the daemon never becomes healthy, or its process exits first, Ensure
-// kills the process it started (SIGKILL, with the checks above) and returns
-// an error. It never signals a pid that the contract's Validate rejects, nor
-// a process that it could not prove is its own child, held through a pidfd:
-// for such a process it returns an error and leaves it alone.
+// returns an error that wraps ErrNotHealthy and says which, and whether it
+// killed the process (SIGKILL, with the checks above, then waits for it to
+// be gone) or the process had exited by itself. It never signals a pid
+// that the contract's Validate rejects, nor a process that it could not
+// prove is its own child, held through a pidfd: for such a process it
+// returns an error that wraps ErrCannotVouch and leaves it alone.
+//
+// Whether the child has exited is asked of its pidfd, which says when the
+// whole process has exited: a daemon whose main thread exits while other
+// threads serve is running.
+//
+// Elsewhere than Linux, Ensure returns an AlreadyRunning handle for a
+// daemon that answers, and otherwise starts nothing, and returns an error
+// that wraps ErrUnsupportedPlatform.
 func Ensure(ctx context.Context, cfg daemoncontract.HttpDaemonConfig, start func(context.Context) (pid uint32, err error)) (daemoncontract.DaemonHandle, error) {
 	return ensure(ctx, cfg, func(ctx context.Context) (uint32, *os.Process, error) {
 		pid, err := start(ctx)
@@ -212,67 +283,157 @@ func ensure(ctx context.Context, cfg daemoncontract.HttpDaemonConfig, start func
 	if err != nil {
 		return daemoncontract.DaemonHandle{}, err
 	}
-	unlock, err := ensuring.lock(ctx, cfg.DaemonName)
+	port, err := portOf(cfg.HealthURL)
 	if err != nil {
-		return daemoncontract.DaemonHandle{}, fmt.Errorf("lifecycle: ensure %s: waiting for another Ensure of it: %w", cfg.DaemonName, err)
+		return daemoncontract.DaemonHandle{}, err
 	}
-	defer unlock()
-	if _, err := request(ctx, http.MethodGet, cfg.HealthURL, nil); err == nil {
-		return daemoncontract.AlreadyRunning(cfg.DaemonName, base), nil
-	} else if ctx.Err() != nil {
-		// No answer in time is not "not running": start nothing.
-		return daemoncontract.DaemonHandle{}, fmt.Errorf("lifecycle: ensure %s: %w (health check: %w)", cfg.DaemonName, ctx.Err(), err)
-	}
-
-	pid, p, err := start(ctx)
-	if err != nil {
-		return daemoncontract.DaemonHandle{}, fmt.Errorf("lifecycle: start %s: %w", cfg.DaemonName, err)
-	}
-	h := daemoncontract.StartedByUs(cfg.DaemonName, base, &pid)
-	if err := h.Validate(); err != nil {
-		return daemoncontract.DaemonHandle{}, fmt.Errorf("lifecycle: start %s returned a pid that must not be signalled, so it is left alone: %w", cfg.DaemonName, err)
-	}
-	pr, err := vouch(pid, p)
-	if err != nil {
-		// Not provably a child of this process, held through a pidfd:
-		// whatever it is, it is not signalled. The caller that started it
-		// still holds it.
-		return daemoncontract.DaemonHandle{}, fmt.Errorf("lifecycle: %s (pid %d) cannot be proven to be the process this call started, so it is left alone: %w", cfg.DaemonName, pid, err)
-	}
-	h = h.WithProcessIdentity(pr.id)
-	if err := h.Validate(); err != nil { // the identity has the contract's form
-		_, kerr := pr.kill()
-		return daemoncontract.DaemonHandle{}, errors.Join(err, kerr)
-	}
-
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, DefaultStartTimeout)
 		defer cancel()
 	}
+	name := cfg.DaemonName
+	if running, err := look(ctx, cfg.HealthURL); err != nil {
+		return daemoncontract.DaemonHandle{}, fmt.Errorf("lifecycle: ensure %s: %w", name, err)
+	} else if running {
+		return daemoncontract.AlreadyRunning(name, base), nil
+	}
+	if !supported {
+		return daemoncontract.DaemonHandle{}, fmt.Errorf("lifecycle: ensure %s: nothing answers at %s, and no daemon is started: %w", name, cfg.HealthURL, ErrUnsupportedPlatform)
+	}
+
+	// Take turns with every other Ensure of the daemon, in this process
+	// and in others; then look again: another may have started it.
+	unlock, err := ensuring.lock(ctx, name+" port "+port)
+	if err != nil {
+		return daemoncontract.DaemonHandle{}, fmt.Errorf("lifecycle: ensure %s: waiting for another Ensure of it in this process: %w", name, err)
+	}
+	defer unlock()
+	unlockFile, err := lockFile(ctx, name, port)
+	if err != nil {
+		return daemoncontract.DaemonHandle{}, fmt.Errorf("lifecycle: ensure %s: %w", name, err)
+	}
+	defer unlockFile()
+	if running, err := look(ctx, cfg.HealthURL); err != nil {
+		return daemoncontract.DaemonHandle{}, fmt.Errorf("lifecycle: ensure %s: %w", name, err)
+	} else if running {
+		return daemoncontract.AlreadyRunning(name, base), nil
+	}
+
+	pid, p, err := start(ctx)
+	if err != nil {
+		return daemoncontract.DaemonHandle{}, fmt.Errorf("lifecycle: start %s: %w", name, err)
+	}
+	h := daemoncontract.StartedByUs(name, base, &pid)
+	if err := h.Validate(); err != nil {
+		return daemoncontract.DaemonHandle{}, fmt.Errorf("lifecycle: start %s returned a pid that must not be signalled, so it is left alone: %w: %w", name, ErrCannotVouch, err)
+	}
+	pr, err := vouch(pid, p)
+	switch {
+	case errors.Is(err, errGone):
+		return daemoncontract.DaemonHandle{}, fmt.Errorf("lifecycle: %s (pid %d) exited before it answered, so nothing was killed: %w: %w", name, pid, ErrNotHealthy, err)
+	case errors.Is(err, ErrCannotVouch):
+		return daemoncontract.DaemonHandle{}, fmt.Errorf("lifecycle: %s (pid %d) cannot be proven to be the process that answers, so it is left running, to the caller that started it: %w", name, pid, err)
+	case err != nil:
+		// Not provably a child of this process, held through a pidfd:
+		// whatever it is, it is not signalled. The caller that started it
+		// still holds it.
+		return daemoncontract.DaemonHandle{}, fmt.Errorf("lifecycle: %s (pid %d) cannot be proven to be the process this call started, so it is left alone: %w: %w", name, pid, ErrCannotVouch, err)
+	}
+	h = h.WithProcessIdentity(pr.id)
+	if err := h.Validate(); err != nil { // the identity has the contract's form
+		_, kerr := pr.killAndWait(ctx)
+		return daemoncontract.DaemonHandle{}, errors.Join(err, kerr)
+	}
+
 	if err := waitHealthy(ctx, cfg.HealthURL, pr); err != nil {
-		_, kerr := pr.kill()
-		return daemoncontract.DaemonHandle{}, errors.Join(
-			fmt.Errorf("lifecycle: %s (pid %d) did not become healthy, and was killed: %w", cfg.DaemonName, pid, err),
-			kerr)
+		return daemoncontract.DaemonHandle{}, failed(ctx, name, pr, err)
 	}
 	started.add(pr)
 	return h, nil
 }
 
+// failed is Ensure's error when its child pr did not become healthy, for
+// the reason err from waitHealthy. It kills the child where that is due,
+// and says what it did.
+func failed(ctx context.Context, name string, pr *proc, err error) error {
+	switch {
+	case errors.Is(err, ErrCannotVouch):
+		return fmt.Errorf("lifecycle: %s (pid %d) runs, but cannot be proven to be the process that answers, so it is left running, to the caller that started it: %w", name, pr.pid, err)
+	case errors.Is(err, errGone):
+		return fmt.Errorf("lifecycle: %s (pid %d) exited before it answered, so nothing was killed: %w: %w", name, pr.pid, ErrNotHealthy, err)
+	}
+	what, kerr := pr.killAndWait(ctx)
+	if kerr != nil {
+		what = "could not be killed"
+	}
+	if errors.Is(err, ErrOtherProcess) {
+		return errors.Join(fmt.Errorf("lifecycle: %s (pid %d) %s, because %w", name, pr.pid, what, err), kerr)
+	}
+	return errors.Join(fmt.Errorf("lifecycle: %s (pid %d) %s: %w: %w", name, pr.pid, what, ErrNotHealthy, err), kerr)
+}
+
+// look asks healthURL whether a daemon runs there. It returns true when a
+// 2xx answer comes, and false when nothing listens: the connection is
+// refused, or cannot be made at all. While something accepts connections
+// but gives no 2xx answer, it asks again (see FirstPollInterval), until
+// ctx ends; then it returns an error, as it does when ctx ends before a
+// connection could be made or refused.
+func look(ctx context.Context, healthURL string) (bool, error) {
+	interval := FirstPollInterval
+	var listening bool
+	var last error
+	for {
+		_, connected, err := request(ctx, http.MethodGet, healthURL, nil, 0)
+		if err == nil {
+			return true, nil
+		}
+		listening = listening || connected
+		if ctx.Err() == nil && !connected {
+			return false, nil // nothing there
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+		case <-time.After(interval):
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		interval = min(2*interval, MaxPollInterval)
+	}
+	if listening {
+		why := ""
+		if last != nil {
+			why = fmt.Sprintf(" (last: %v)", last)
+		}
+		return false, fmt.Errorf("%w: something accepts connections at %s but gave no 2xx answer before the context ended%s; nothing was started: %w", ErrNotAnswering, healthURL, why, ctx.Err())
+	}
+	return false, fmt.Errorf("the context ended before the health check at %s could tell whether the daemon runs; nothing was started: %w", healthURL, ctx.Err())
+}
+
 // waitHealthy polls healthURL until pr itself answers 2xx, pr exits, or
-// ctx ends. An answer from another process is an error at once: another
-// process serves that address, not the one this call started.
+// ctx ends. An answer from another process is an error at once (it wraps
+// ErrOtherProcess), and so is a process whose file descriptors cannot be
+// read (ErrCannotVouch); a process that has exited gives errGone.
 func waitHealthy(ctx context.Context, healthURL string, pr *proc) error {
 	interval := FirstPollInterval
 	for {
-		_, err := request(ctx, http.MethodGet, healthURL, pr)
+		_, _, err := request(ctx, http.MethodGet, healthURL, pr, 0)
 		state := pr.check()
 		switch {
+		case errors.Is(err, ErrCannotVouch):
+			return err
 		case errors.Is(err, errOtherProcess):
-			return fmt.Errorf("another process answers at %s, not the one this call started: %w", healthURL, err)
+			return fmt.Errorf("%w (%s), not the one this call started: %w", ErrOtherProcess, healthURL, err)
 		case errors.Is(state, errGone):
-			return fmt.Errorf("the process exited (last health check: %w)", err)
+			if err != nil {
+				return fmt.Errorf("%w (last health check: %w)", state, err)
+			}
+			return state
 		case state != nil:
 			return state
 		case err == nil:
@@ -280,7 +441,7 @@ func waitHealthy(ctx context.Context, healthURL string, pr *proc) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%w (last health check: %w)", ctx.Err(), err)
+			return fmt.Errorf("it gave no 2xx answer before the context ended: %w (last health check: %w)", ctx.Err(), err)
 		case <-time.After(interval):
 		}
 		interval = min(2*interval, MaxPollInterval)
@@ -296,25 +457,33 @@ const noAnswer = "no answer"
 // redirect, and returns the status of the answer as "200 OK": the code and
 // http.StatusText, never the server's reason phrase. It returns noAnswer
 // when there was no answer. The error is nil for a 2xx status only.
+// connected says whether a connection was made: something listens at
+// target. The request has timeout, or lasts as long as ctx when timeout is
+// 0.
 //
 // With a process pr, the request is sent only if pr itself holds the socket
 // that accepted the connection (see servedBy): a request meant for the
 // daemon never reaches another process that listens on the same address,
 // or that resolves from the same host name. Otherwise there is no answer,
-// and the error is errNotServed.
-func request(ctx context.Context, method, target string, pr *proc) (status string, err error) {
-	ctx, cancel := context.WithTimeout(ctx, RequestTimeout)
-	defer cancel()
+// and the error wraps errNotServed.
+func request(ctx context.Context, method, target string, pr *proc, timeout time.Duration) (status string, connected bool, err error) {
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	var conn atomic.Bool
+	ctx = context.WithValue(ctx, connectedKey{}, &conn)
 	if pr != nil {
 		ctx = context.WithValue(ctx, servedByKey{}, pr)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, target, nil)
 	if err != nil {
-		return noAnswer, err
+		return noAnswer, false, err
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return noAnswer, err // net/http's text names the method and URL
+		return noAnswer, conn.Load(), err // net/http's text names the method and URL
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
@@ -323,9 +492,9 @@ func request(ctx context.Context, method, target string, pr *proc) (status strin
 		status += " " + text
 	}
 	if resp.StatusCode/100 != 2 {
-		return status, fmt.Errorf("%s %s: %s", method, target, status)
+		return status, true, fmt.Errorf("%s %s: %s", method, target, status)
 	}
-	return status, nil
+	return status, true, nil
 }
 
 // Config returns the HTTP config of the rbee daemon called daemonName on
@@ -352,6 +521,17 @@ func baseURL(healthURL string) (string, error) {
 		return "", err
 	}
 	return (&url.URL{Scheme: u.Scheme, Host: u.Host}).String(), nil
+}
+
+// portOf returns the port of an http or https URL: its own, or the
+// scheme's default.
+func portOf(rawURL string) (string, error) {
+	o, err := origin(rawURL)
+	if err != nil {
+		return "", err
+	}
+	_, port, _ := strings.Cut(o, " port ")
+	return port, nil
 }
 
 // origin returns the scheme, host and port of an http or https URL, in a
@@ -390,6 +570,6 @@ func Status(ctx context.Context, cfg daemoncontract.HttpDaemonConfig, req daemon
 	if err := errors.Join(cfg.Validate(), req.Validate()); err != nil {
 		return daemoncontract.StatusResponse{}, err
 	}
-	status, err := request(ctx, http.MethodGet, cfg.HealthURL, nil)
+	status, _, err := request(ctx, http.MethodGet, cfg.HealthURL, nil, RequestTimeout)
 	return daemoncontract.StatusResponse{ID: req.ID, IsRunning: err == nil, HealthStatus: &status}, nil
 }

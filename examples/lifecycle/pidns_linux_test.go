@@ -33,7 +33,7 @@ func skipf(t *testing.T, format string, args ...any) {
 }
 
 func TestPIDReuseInANamespace(t *testing.T) {
-	// Finding 1 (pid reuse): a daemon exited and was reaped, and an
+	// A daemon exited and was reaped, and an
 	// unrelated process got its pid; Stop with the old handle SIGTERMed it
 	// and said "stopped gracefully". Now the old handle's identity does
 	// not match the process that has the pid, so Stop reports NotRunning

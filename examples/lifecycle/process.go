@@ -38,8 +38,12 @@ const (
 var errGone = errors.New("lifecycle: the process has exited")
 
 // errNoPidfd says that a process cannot be signalled safely: os holds no
-// pidfd for it.
-var errNoPidfd = errors.New("lifecycle: no pidfd for the process (Linux 5.4 or later is needed), so it is not signalled: its pid alone might name another process by the time a signal arrives")
+// pidfd for it. The errors that wrap it say why.
+var errNoPidfd = errors.New("lifecycle: no pidfd for the process, so it is not signalled: its pid alone might name another process by the time a signal arrives")
+
+// errNoPidfdInProcess says that the *os.Process holds no pidfd although
+// the kernel has them.
+var errNoPidfdInProcess = fmt.Errorf("%w (the *os.Process holds none: it did not come from os.StartProcess, exec.Cmd.Start or os.FindProcess)", errNoPidfd)
 
 // errNotServed says that an HTTP answer cannot be shown to come from the
 // process a handle vouches for: another process, or none yet, holds the
@@ -60,6 +64,12 @@ type proc struct {
 // check reports whether the process is still the one pr names and still
 // running: nil if so; errGone if it has exited or its pid names another
 // process; another error if that cannot be told.
+//
+// The identity comes from /proc/<pid>/stat; whether the process runs,
+// from its pidfd, polled after the read (see exited): still running then,
+// it held the pid during the read, and the identity read was its own. The
+// state letter in /proc/<pid>/stat is its leader thread's, not the
+// process's.
 func (pr *proc) check() error {
 	st, err := readStat(pr.pid)
 	switch {
@@ -67,16 +77,18 @@ func (pr *proc) check() error {
 		return errGone
 	case err != nil:
 		return err
-	case st.identity != pr.id || st.exited():
+	case st.identity != pr.id:
+		return errGone
+	}
+	done, err := exited(pr.p)
+	switch {
+	case err != nil:
+		return err
+	case done:
 		return errGone
 	}
 	return nil
 }
-
-// running reports whether the process is still running. When that cannot
-// be told, it counts as running: a caller that waits for it to exit then
-// waits until its timeout, and the signal after that checks again.
-func (pr *proc) running() bool { return !errors.Is(pr.check(), errGone) }
 
 // signal checks pr again and sends sig through its pidfd. It returns errGone
 // if the process is gone; then nothing was sent.
@@ -103,6 +115,23 @@ func (pr *proc) kill() (sent bool, err error) {
 	return true, nil
 }
 
+// killAndWait sends SIGKILL and waits, up to KillWait, for the process to
+// be gone. It says what happened, in words that complete "pid N ...":
+// "was killed (SIGKILL)", "had exited by itself", or an error.
+func (pr *proc) killAndWait(ctx context.Context) (string, error) {
+	sent, err := pr.kill()
+	switch {
+	case err != nil:
+		return "", err
+	case !sent:
+		return "had exited by itself", nil
+	}
+	if err := waitExit(context.WithoutCancel(ctx), pr, KillWait); err != nil {
+		return "", fmt.Errorf("lifecycle: pid %d was sent SIGKILL and still runs after %v: %w", pr.pid, KillWait, err)
+	}
+	return "was killed (SIGKILL)", nil
+}
+
 // vouch reads the identity of the process that Ensure's start function just
 // started. p is the *os.Process that start returned, or nil when it
 // returned only pid; then the pid is opened here. Either way the process
@@ -115,6 +144,9 @@ func (pr *proc) kill() (sent bool, err error) {
 // was opened: the parent check rules that out for all but another child of
 // this process (and, where this process is pid 1 or a subreaper, for all
 // but an orphan it adopted: prefer EnsureProcess there).
+//
+// It returns errGone (wrapped) if the process has exited already, and
+// otherwise an error that says why it cannot vouch for it.
 func vouch(pid uint32, p *os.Process) (*proc, error) {
 	if p == nil {
 		var err error
@@ -122,27 +154,36 @@ func vouch(pid uint32, p *os.Process) (*proc, error) {
 			return nil, err
 		}
 	}
-	if err := pidfd(p); errors.Is(err, errGone) {
-		return nil, errors.New("the process exited at once")
+	if err := pidfd(p, pid); errors.Is(err, errGone) {
+		return nil, fmt.Errorf("%w: pid %d had exited and been reaped before Ensure could open it (start must return a process that runs)", errGone, pid)
 	} else if err != nil {
 		return nil, err
 	}
 	st, err := readStat(pid)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w at once", errGone)
+	}
 	if err != nil {
 		return nil, err
 	}
 	if st.ppid != os.Getpid() {
 		return nil, fmt.Errorf("pid %d is not a child of this process (its parent is pid %d)", pid, st.ppid)
 	}
-	// Still there after the read, through the pidfd: the identity read was
+	pr := &proc{pid: pid, id: st.identity, p: p}
+	// Still running after the read, by its pidfd: the identity read was
 	// its own.
-	if err := signal(p, 0); err != nil {
-		return nil, fmt.Errorf("the process exited at once: %w", err)
+	if done, err := exited(p); err != nil {
+		return nil, err
+	} else if done {
+		return nil, fmt.Errorf("%w at once", errGone)
 	}
-	if st.exited() {
-		return nil, errors.New("the process exited at once")
+	// A process that is not dumpable hides its file descriptors, and with
+	// them the proof that it is the one that answers: say so now, not at
+	// the deadline.
+	if err := fdsReadable(pid); err != nil {
+		return nil, err
 	}
-	return &proc{pid: pid, id: st.identity, p: p}, nil
+	return pr, nil
 }
 
 // open returns the process that a handle with pid and id vouches for, as
@@ -150,6 +191,9 @@ func vouch(pid uint32, p *os.Process) (*proc, error) {
 // cannot be signalled safely. A process that Ensure started in this process
 // is found with the *os.Process it kept.
 func open(pid uint32, id string) (*proc, error) {
+	if !supported {
+		return nil, ErrUnsupportedPlatform
+	}
 	pr := started.get(pid, id)
 	if pr == nil {
 		p, err := os.FindProcess(int(pid)) // the pidfd first ...
@@ -158,27 +202,32 @@ func open(pid uint32, id string) (*proc, error) {
 		}
 		pr = &proc{pid: pid, id: id, p: p}
 	}
-	if err := pr.check(); err != nil { // ... then the identity
+	if err := pidfd(pr.p, pid); err != nil {
 		return nil, err
 	}
-	if err := pidfd(pr.p); err != nil {
+	if err := pr.check(); err != nil { // ... then the identity
 		return nil, err
 	}
 	return pr, nil
 }
 
-// pidfd reports whether os holds a pidfd for p, through which a signal
-// reaches p and no other process: nil if it does, errGone if p has been
-// reaped, errNoPidfd if os has only its pid.
-func pidfd(p *os.Process) error {
+// pidfd reports whether os holds a pidfd for p, the process with pid,
+// through which a signal reaches p and no other process: nil if it does,
+// errGone if p has been reaped, errNoPidfd (wrapped, with the cause) if
+// os has only its pid.
+func pidfd(p *os.Process, pid uint32) error {
 	err := p.WithHandle(func(uintptr) {})
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, os.ErrProcessDone):
 		return errGone
+	case errors.Is(err, os.ErrNoHandle):
+		// os.FindProcess of a reaped pid, an older kernel, or an
+		// *os.Process made by hand.
+		return noPidfd(pid)
 	}
-	return errNoPidfd
+	return fmt.Errorf("%w: %w", errNoPidfd, err)
 }
 
 // errUnsafePID is what signal returns instead of signalling a pid that is
@@ -255,12 +304,11 @@ type lockEntry struct {
 	users int           // holders and waiters; the entry goes at 0
 }
 
-// lock takes the lock of key, or returns ctx's error if ctx ends first (or
-// has ended already). It returns the function that unlocks it.
+// lock takes the lock of key. A free lock is taken at once, even when ctx
+// has ended; a lock that another holds is waited for until ctx ends, and
+// then lock returns errLockBusy and ctx's error. It returns the function
+// that unlocks it.
 func (l *keyedLock) lock(ctx context.Context, key string) (unlock func(), err error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	l.mu.Lock()
 	e := l.locks[key]
 	if e == nil {
@@ -279,11 +327,21 @@ func (l *keyedLock) lock(ctx context.Context, key string) (unlock func(), err er
 		}
 		l.mu.Unlock()
 	}
+	unlock = func() { <-e.held; leave() }
 	select {
 	case e.held <- struct{}{}:
-		return func() { <-e.held; leave() }, nil
+		return unlock, nil
+	default:
+	}
+	select {
+	case e.held <- struct{}{}:
+		return unlock, nil
 	case <-ctx.Done():
 		leave()
-		return nil, ctx.Err()
+		return nil, fmt.Errorf("%w: %w", errLockBusy, ctx.Err())
 	}
 }
+
+// errLockBusy says that a lock was held by another call all the while its
+// caller waited.
+var errLockBusy = errors.New("another call held it until the context ended")

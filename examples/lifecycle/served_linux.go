@@ -4,7 +4,6 @@ package lifecycle
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/hex"
@@ -15,20 +14,22 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
 // servedBy reports whether the far end of conn, a TCP connection this
 // process dialled, is a socket that process pr holds: nil if it is,
 // errOtherProcess if another process holds it, errNotServed if no process
-// has accepted it yet.
+// has accepted it yet, an error wrapping ErrCannotVouch if pr's file
+// descriptors cannot be read.
 //
-// The kernel lists every TCP socket of this network namespace in
-// /proc/net/tcp and /proc/net/tcp6, with the inode of its socket file: the
-// server's end of conn is the one whose local address is conn's remote
-// address, and whose remote address is conn's local one. pr holds it if
-// one of the links in /proc/<pid>/fd names "socket:[inode]", and pr's
-// identity is the same after the look as before. A connection that the
+// The server's end of conn is the socket whose local address is conn's
+// remote address, and whose remote address is conn's local one; the kernel
+// finds it, with its inode, through sock_diag (see diagSocket), or where
+// that is unavailable in /proc/net/tcp and /proc/net/tcp6. pr holds it if
+// one of the links in /proc/<pid>/fd names "socket:[inode]", and pr is the
+// same running process after the look as before. A connection that the
 // server has not accept()ed yet has no inode; servedBy waits for it until
 // ctx ends, or a second has passed.
 func servedBy(ctx context.Context, conn net.Conn, pr *proc) error {
@@ -43,12 +44,12 @@ func servedBy(ctx context.Context, conn net.Conn, pr *proc) error {
 		if err := pr.check(); err != nil {
 			return err
 		}
-		inode, err := serverSocket(server, client)
+		inode, err := socketInode(ctx, server, client)
 		if err != nil {
 			return err
 		}
 		if inode != "" {
-			held, err := holds(pr.pid, "socket:["+inode+"]")
+			held, err := holds(ctx, pr.pid, "socket:["+inode+"]")
 			if err != nil {
 				return err
 			}
@@ -57,6 +58,15 @@ func servedBy(ctx context.Context, conn net.Conn, pr *proc) error {
 			}
 			if held {
 				return nil
+			}
+			// Not among pr's descriptors: another process holds it, or pr
+			// closed it meanwhile (its server timed out waiting for a
+			// request that waits for this check). Only a socket that is
+			// still there is another process's.
+			if again, err := socketInode(ctx, server, client); err != nil {
+				return err
+			} else if again != inode {
+				return fmt.Errorf("%w: the server closed the connection to %s before it could be checked", errNotServed, server)
 			}
 			return fmt.Errorf("%w on %s", errOtherProcess, server)
 		}
@@ -72,12 +82,25 @@ func servedBy(ctx context.Context, conn net.Conn, pr *proc) error {
 	}
 }
 
-// serverSocket returns the inode of the socket whose local address is
-// server and whose remote address is client, or "" when there is none, or
-// it has no inode yet (not accepted).
-func serverSocket(server, client netip.AddrPort) (string, error) {
+// socketInode returns the inode of the server's end of a TCP connection
+// whose other end, client, is a socket of this process, or "" when there
+// is none, or it has no inode yet (not accepted). It asks sock_diag, and
+// reads /proc/net/tcp{,6} only where sock_diag is unavailable. Benchmarks
+// replace it with procSocketInode, to compare.
+var socketInode = func(ctx context.Context, server, client netip.AddrPort) (string, error) {
+	inode, err := diagSocket(ctx, server, client)
+	if errors.Is(err, errNetlinkUnavailable) {
+		return procSocketInode(ctx, server, client)
+	}
+	return inode, err
+}
+
+// procSocketInode is socketInode by /proc/net/tcp and /proc/net/tcp6,
+// which list every TCP socket of this network namespace: its cost grows
+// with their number.
+func procSocketInode(ctx context.Context, local, remote netip.AddrPort) (string, error) {
 	for _, name := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		inode, err := findSocket(name, server, client)
+		inode, err := findSocket(ctx, name, local, remote)
 		if err != nil || inode != "" {
 			return inode, err
 		}
@@ -86,18 +109,24 @@ func serverSocket(server, client netip.AddrPort) (string, error) {
 }
 
 // findSocket looks for the socket from local to remote in name, a
-// /proc/net/tcp or tcp6 file.
-func findSocket(name string, local, remote netip.AddrPort) (string, error) {
-	data, err := os.ReadFile(name)
+// /proc/net/tcp or tcp6 file, and stops when ctx ends.
+func findSocket(ctx context.Context, name string, local, remote netip.AddrPort) (string, error) {
+	f, err := os.Open(name)
 	if errors.Is(err, os.ErrNotExist) { // no IPv6 in this kernel
 		return "", nil
 	}
 	if err != nil {
 		return "", err
 	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
+	defer f.Close()
+	sc := bufio.NewScanner(f)
 	sc.Scan() // the header
-	for sc.Scan() {
+	for n := 0; sc.Scan(); n++ {
+		if n%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return "", err
+			}
+		}
 		// sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode ...
 		f := strings.Fields(sc.Text())
 		if len(f) < 10 {
@@ -145,14 +174,89 @@ func sameAddrPort(a, b netip.AddrPort) bool {
 }
 
 // holds reports whether process pid has a file descriptor whose link reads
-// target, such as "socket:[12345]".
-func holds(pid uint32, target string) (bool, error) {
-	dir := "/proc/" + strconv.FormatUint(uint64(pid), 10) + "/fd"
-	entries, err := os.ReadDir(dir)
+// target, such as "socket:[12345]". It reads /proc/<pid>/fd, the table of
+// the thread-group leader; once the leader has exited (a daemon whose main
+// thread called exit(2)) that table is gone, and it reads the tables of
+// the process's other threads (/proc/<pid>/task/<tid>/fd), which hold the
+// process's files. A table that cannot be read (the process is not
+// dumpable) is an error that wraps ErrCannotVouch.
+func holds(ctx context.Context, pid uint32, target string) (bool, error) {
+	dir := "/proc/" + strconv.FormatUint(uint64(pid), 10)
+	held, err := fdTableHolds(ctx, dir+"/fd", target)
+	if held || err != nil {
+		return held, err
+	}
+	if st, err := readStat(pid); err != nil || !st.leaderExited() {
+		return false, err
+	}
+	tasks, err := os.ReadDir(dir + "/task")
 	if err != nil {
 		return false, err
 	}
-	for _, e := range entries {
+	for _, task := range tasks {
+		held, err := fdTableHolds(ctx, dir+"/task/"+task.Name()+"/fd", target)
+		if errors.Is(err, os.ErrNotExist) { // the thread has exited
+			continue
+		}
+		if held || err != nil {
+			return held, err
+		}
+	}
+	return false, nil
+}
+
+// fdsReadable reports whether this process may read the file descriptors
+// of process pid: nil if it may, or if pid has none to show; an error that
+// wraps ErrCannotVouch if the kernel refuses.
+func fdsReadable(pid uint32) error {
+	dir := "/proc/" + strconv.FormatUint(uint64(pid), 10) + "/fd"
+	f, err := os.Open(dir)
+	if err == nil {
+		var names []string
+		names, err = f.Readdirnames(1)
+		f.Close()
+		if len(names) == 1 {
+			_, err = os.Readlink(dir + "/" + names[0])
+		}
+	}
+	if errors.Is(err, os.ErrPermission) {
+		return hiddenFDs(dir, err)
+	}
+	return nil
+}
+
+// hiddenFDs is the error for the file descriptor table dir (of
+// /proc/<pid>) that this process may not read, err. It says why: proc(5)
+// gives the files of a process that is not dumpable to root, and those of
+// another user's process to that user.
+func hiddenFDs(dir string, err error) error {
+	why := "the process is not dumpable: it called prctl(PR_SET_DUMPABLE, 0), or runs a setuid or file-capability binary"
+	var st syscall.Stat_t
+	if serr := syscall.Stat(dir, &st); serr == nil && st.Uid != 0 && int(st.Uid) != os.Geteuid() {
+		why = fmt.Sprintf("the process runs as uid %d, and this one as uid %d", st.Uid, os.Geteuid())
+	}
+	return fmt.Errorf("%w: %w (%s; only a keeper with CAP_SYS_PTRACE, such as root, may read its file descriptors, and prove that it is the one that answers)", ErrCannotVouch, err, why)
+}
+
+// fdTableHolds reports whether the fd directory dir has a link that reads
+// target.
+func fdTableHolds(ctx context.Context, dir, target string) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrPermission) {
+		return false, hiddenFDs(dir, err)
+	}
+	if err != nil {
+		return false, err
+	}
+	for i, e := range entries {
+		if i%1024 == 1023 {
+			if err := ctx.Err(); err != nil {
+				return false, err
+			}
+		}
 		if link, err := os.Readlink(dir + "/" + e.Name()); err == nil && link == target {
 			return true, nil
 		}

@@ -61,11 +61,9 @@ func (o Outcome) String() string {
 // MarshalText makes an Outcome a JSON string, such as "not ours".
 func (o Outcome) MarshalText() ([]byte, error) { return []byte(o.String()), nil }
 
-// KillWait is how long Stop waits for a process to disappear after SIGKILL.
+// KillWait is how long Stop, and Ensure when it kills the daemon it
+// started, wait for the process to be gone after SIGKILL.
 const KillWait = 5 * time.Second
-
-// exitPollInterval is how often Stop checks whether the process has exited.
-const exitPollInterval = 20 * time.Millisecond
 
 // Stop stops the daemon of handle h if, and only if, h says this tool
 // started it, and signals it only if h vouches for its process.
@@ -115,8 +113,16 @@ const exitPollInterval = 20 * time.Millisecond
 // the context's error, having done nothing; one whose context was done
 // already when it was called waits.
 //
-// Stop counts an exited, unreaped process (a zombie) as exited: whoever
-// started it must reap it (see Ensure).
+// Whether the process has exited is asked of its pidfd, which says when
+// the whole process has exited: a daemon whose main thread exited while its
+// other threads serve is running, and Stop stops it. Stop waits on the same
+// pidfd, and returns as soon as the process has exited. It counts an
+// exited, unreaped process (a zombie) as exited: whoever started it must
+// reap it (see Ensure).
+//
+// Elsewhere than Linux, Stop signals nothing: it refuses a handle with a
+// process_identity (its error wraps ErrUnsupportedPlatform), and asks over
+// HTTP for one without.
 func Stop(ctx context.Context, h daemoncontract.DaemonHandle, cfg daemoncontract.ShutdownConfig, daemon daemoncontract.HttpDaemonConfig) (Outcome, error) {
 	if !h.ShouldCleanup() {
 		return NotOurs, nil
@@ -140,7 +146,7 @@ func Stop(ctx context.Context, h daemoncontract.DaemonHandle, cfg daemoncontract
 	if !signalable {
 		var err error
 		if shutdownURL, err = daemon.ShutdownURL(); err != nil {
-			return Refused, fmt.Errorf("lifecycle: refusing to signal %s: its handle carries no process_identity to check the pid against, and it cannot be asked over HTTP: %w", h.DaemonName(), err)
+			return Refused, fmt.Errorf("lifecycle: refusing to signal %s: %s, and it cannot be asked over HTTP: %w", h.DaemonName(), unsignalable(hasPID), err)
 		}
 		key = "url " + shutdownURL
 	}
@@ -150,7 +156,7 @@ func Stop(ctx context.Context, h daemoncontract.DaemonHandle, cfg daemoncontract
 	}
 	defer unlock()
 	if !signalable {
-		return askOverHTTP(ctx, shutdownURL)
+		return askOverHTTP(ctx, shutdownURL, hasPID)
 	}
 	return stop(ctx, waitCtx, pid, id, cfg, daemon)
 }
@@ -175,12 +181,21 @@ func belongTogether(h daemoncontract.DaemonHandle, cfg daemoncontract.ShutdownCo
 }
 
 // askOverHTTP is Stop for a handle that does not vouch for a process: it
-// only asks, and signals nothing.
-func askOverHTTP(ctx context.Context, shutdownURL string) (Outcome, error) {
-	if _, err := request(context.WithoutCancel(ctx), http.MethodPost, shutdownURL, nil); err != nil {
-		return Refused, fmt.Errorf("lifecycle: asking to stop (the handle has no process_identity, so no signal is sent): %w", err)
+// only asks, and signals nothing. hasPID says whether the handle has a pid.
+func askOverHTTP(ctx context.Context, shutdownURL string, hasPID bool) (Outcome, error) {
+	if _, _, err := request(context.WithoutCancel(ctx), http.MethodPost, shutdownURL, nil, RequestTimeout); err != nil {
+		return Refused, fmt.Errorf("lifecycle: asking to stop (%s, so no signal is sent): %w", unsignalable(hasPID), err)
 	}
 	return AskedOverHTTP, nil
+}
+
+// unsignalable says why a handle does not vouch for a process: it has no
+// pid, or a pid but no process_identity.
+func unsignalable(hasPID bool) string {
+	if hasPID {
+		return "the handle has a pid but no process_identity to check it against"
+	}
+	return "the handle has no pid"
 }
 
 // stop is Stop for the process pid whose identity is id. waitCtx is ctx,
@@ -198,9 +213,7 @@ func stop(ctx, waitCtx context.Context, pid uint32, id string, cfg daemoncontrac
 	if err := askToStop(ctx, pr, daemon); err != nil {
 		return Refused, fmt.Errorf("lifecycle: stop %s (pid %d): %w", cfg.DaemonName, pid, err)
 	}
-	timer := time.NewTimer(cfg.GracefulTimeout())
-	defer timer.Stop()
-	err = waitExit(waitCtx, pr, timer.C)
+	err = waitExit(waitCtx, pr, cfg.GracefulTimeout())
 	if err == nil {
 		started.remove(pid, id)
 		return StoppedGracefully, nil
@@ -215,9 +228,7 @@ func stop(ctx, waitCtx context.Context, pid uint32, id string, cfg daemoncontrac
 	}
 	// Whatever ctx says now, the process is gone before Stop returns, so
 	// that the next Stop does not find it dying.
-	killWait := time.NewTimer(KillWait)
-	defer killWait.Stop()
-	if werr := waitExit(context.WithoutCancel(ctx), pr, killWait.C); werr != nil {
+	if werr := waitExit(context.WithoutCancel(ctx), pr, KillWait); werr != nil {
 		return Killed, errors.Join(waitCtx.Err(), fmt.Errorf("lifecycle: %s (pid %d) still runs after SIGKILL: %w", cfg.DaemonName, pid, werr))
 	}
 	started.remove(pid, id)
@@ -226,30 +237,13 @@ func stop(ctx, waitCtx context.Context, pid uint32, id string, cfg daemoncontrac
 
 var errTimeout = errors.New("timed out")
 
-// waitExit waits until the process pr has exited, or ctx ends, or timeout
-// fires.
-func waitExit(ctx context.Context, pr *proc, timeout <-chan time.Time) error {
-	tick := time.NewTicker(exitPollInterval)
-	defer tick.Stop()
-	for pr.running() {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-timeout:
-			return errTimeout
-		case <-tick.C:
-		}
-	}
-	return nil
-}
-
 // askToStop POSTs to daemon's shutdown URL over a connection that pr
 // itself accepted, or sends SIGTERM where there is no such URL, no such
 // connection, or the answer is not 2xx. The request is made even when ctx
 // is done (see Stop). A process that has exited meanwhile is fine.
 func askToStop(ctx context.Context, pr *proc, daemon daemoncontract.HttpDaemonConfig) error {
 	if shutdownURL, err := daemon.ShutdownURL(); err == nil {
-		if _, err := request(context.WithoutCancel(ctx), http.MethodPost, shutdownURL, pr); err == nil {
+		if _, _, err := request(context.WithoutCancel(ctx), http.MethodPost, shutdownURL, pr, RequestTimeout); err == nil {
 			return nil
 		}
 	}

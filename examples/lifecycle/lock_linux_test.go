@@ -1,0 +1,351 @@
+//go:build linux
+
+// Ensure calls take turns across processes: keepers that call Ensure at
+// once start one daemon, a keeper that dies holding the lock releases it,
+// and the lock file lives in a directory of the user's own.
+
+package lifecycle
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rbee-keeper/daemoncontract"
+)
+
+// keeperResult is what a keeper process writes about one Ensure call.
+type keeperResult struct {
+	Handle daemoncontract.DaemonHandle `json:"handle"`
+	Error  string                      `json:"error,omitempty"`
+}
+
+// runKeeper runs the test binary as a keeper process, a stand-in for the
+// keeper CLI, for the tests of Ensure across processes. The daemon's
+// address is LIFECYCLE_TEST_ADDR. role:
+//
+//	ensure  writes "ready", waits for a line on stdin, and then calls
+//	        Ensure from LIFECYCLE_TEST_CALLERS goroutines at once, whose
+//	        start function waits LIFECYCLE_TEST_START_DELAY and then starts
+//	        the helper daemon (serve) as its child. It writes one JSON line
+//	        (keeperResult) for each call, and "starts N", the number of
+//	        daemons it started; then it waits for its stdin to close, stops
+//	        the daemon if it owns it, and exits.
+//	hold    calls Ensure, whose start function writes "in start" and never
+//	        returns.
+func runKeeper(role string) int {
+	cfg := config(os.Getenv("LIFECYCLE_TEST_ADDR"), new("/v1/shutdown"))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var out sync.Mutex
+	say := func(s string) { out.Lock(); fmt.Println(s); out.Unlock() }
+	switch role {
+	case "hold":
+		_, err := EnsureProcess(ctx, cfg, func(context.Context) (*os.Process, error) {
+			say("in start")
+			time.Sleep(time.Hour)
+			return nil, errors.New("slept an hour")
+		})
+		say(fmt.Sprint(err))
+		return 1
+	case "ensure":
+	default:
+		return 2
+	}
+	callers, _ := strconv.Atoi(os.Getenv("LIFECYCLE_TEST_CALLERS"))
+	delay, _ := time.ParseDuration(os.Getenv("LIFECYCLE_TEST_START_DELAY"))
+	var starts atomic.Int32
+	start := func(context.Context) (*os.Process, error) {
+		starts.Add(1)
+		time.Sleep(delay)
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, err
+		}
+		cmd := exec.Command(exe)
+		cmd.Env = append(os.Environ(), "LIFECYCLE_TEST_KEEPER=", "LIFECYCLE_TEST_DAEMON=serve")
+		// The daemon exits when this keeper does: its stdin closes.
+		if _, err := cmd.StdinPipe(); err != nil {
+			return nil, err
+		}
+		if err := cmd.Start(); err != nil {
+			return nil, err
+		}
+		go func() { _ = cmd.Wait() }()
+		return cmd.Process, nil
+	}
+	say("ready")
+	in := make([]byte, 1)
+	if _, err := os.Stdin.Read(in); err != nil {
+		return 3
+	}
+	handles := make([]daemoncontract.DaemonHandle, callers)
+	var wg sync.WaitGroup
+	for i := range callers {
+		wg.Go(func() {
+			h, err := EnsureProcess(ctx, cfg, start)
+			r := keeperResult{Handle: h}
+			if err != nil {
+				r.Error = err.Error()
+			}
+			b, _ := json.Marshal(r)
+			say(string(b))
+			handles[i] = h
+		})
+	}
+	wg.Wait()
+	say(fmt.Sprintf("starts %d", starts.Load()))
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	for _, h := range handles {
+		if pid, ok := h.PID(); ok && h.ShouldCleanup() {
+			_, _ = Stop(context.Background(), h, daemoncontract.NewShutdownConfig(cfg.DaemonName, pid), cfg)
+		}
+	}
+	return 0
+}
+
+// keeperResults waits for the results of k's calls, and returns them
+// and the number of daemons it started.
+func keeperResults(t *testing.T, k *daemon, calls int) ([]keeperResult, int) {
+	t.Helper()
+	var starts int
+	require.Eventually(t, func() bool { return strings.Contains(k.out.String(), "starts ") }, time.Minute, 5*time.Millisecond, "the keeper's Ensure calls return")
+	var results []keeperResult
+	for line := range strings.Lines(k.out.String()) {
+		switch {
+		case strings.HasPrefix(line, "{"):
+			var r keeperResult
+			require.NoError(t, json.Unmarshal([]byte(line), &r), line)
+			results = append(results, r)
+		case strings.HasPrefix(line, "starts "):
+			var err error
+			starts, err = strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, "starts ")))
+			require.NoError(t, err)
+		}
+	}
+	require.Len(t, results, calls, k.out.String())
+	return results, starts
+}
+
+func TestEnsureStartsOneDaemonAcrossProcesses(t *testing.T) {
+	// Two keeper processes that called Ensure at once started two
+	// daemons: the lock was per process. Now the lock is a file that both
+	// see: here two keepers, each with two goroutines, call Ensure at once;
+	// one call starts the daemon, and the three others find it running.
+	// Each start waits 300 ms before it launches, so that every call has
+	// looked (and found nothing) before any daemon listens.
+	addr := freeAddr(t)
+	const callers = 2
+	var keepers []*daemon
+	for range 2 {
+		k, err := spawnHelper(t, true, "LIFECYCLE_TEST_KEEPER=ensure", "LIFECYCLE_TEST_ADDR="+addr,
+			"LIFECYCLE_TEST_CALLERS="+strconv.Itoa(callers), "LIFECYCLE_TEST_START_DELAY=300ms")
+		require.NoError(t, err)
+		keepers = append(keepers, k)
+	}
+	for _, k := range keepers {
+		k.waitFor(t, "ready")
+	}
+	for _, k := range keepers {
+		k.send(t, "go")
+	}
+
+	starts, owners := 0, 0
+	for _, k := range keepers {
+		results, n := keeperResults(t, k, callers)
+		starts += n
+		for _, r := range results {
+			assert.Empty(t, r.Error)
+			if r.Handle.ShouldCleanup() {
+				owners++
+				continue
+			}
+			assert.Equal(t, daemoncontract.AlreadyRunning("test-daemon", "http://"+addr), r.Handle)
+		}
+	}
+	assert.Equal(t, 1, starts, "one daemon started, by one call")
+	assert.Equal(t, 1, owners, "one handle owns it")
+	assert.True(t, answers(addr))
+
+	for _, k := range keepers { // the keepers exit; the owner stops its daemon
+		require.NoError(t, k.stdin.Close())
+		require.True(t, k.gone(10*time.Second))
+	}
+	assert.False(t, answers(addr), "stopped by its owner")
+}
+
+// tryLock reports whether the lock file at path is free: this process can
+// take it at once (and gives it back).
+func tryLock(t *testing.T, path string) bool {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	if errors.Is(err, syscall.EWOULDBLOCK) {
+		return false
+	}
+	require.NoError(t, err)
+	return true
+}
+
+func TestAKeeperKilledHoldingTheLockReleasesIt(t *testing.T) {
+	// flock(2): the lock goes with the last descriptor of its open file,
+	// which the kernel closes when the process dies, however it dies.
+	addr := freeAddr(t)
+	holder, err := spawnHelper(t, true, "LIFECYCLE_TEST_KEEPER=hold", "LIFECYCLE_TEST_ADDR="+addr)
+	require.NoError(t, err)
+	holder.waitFor(t, "in start")
+	port := strings.TrimPrefix(addr, "127.0.0.1:")
+	path := filepath.Join(os.Getenv("XDG_RUNTIME_DIR"), "daemoncontract", "test-daemon."+port+".lock")
+	require.False(t, tryLock(t, path), "the keeper holds the lock %s", path)
+
+	var started atomic.Bool
+	start, launched := starter(t, "serve", addr)
+	type result struct {
+		h   daemoncontract.DaemonHandle
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		h, err := Ensure(context.Background(), config(addr, nil), func(ctx context.Context) (uint32, error) {
+			started.Store(true)
+			return start(ctx)
+		})
+		done <- result{h, err}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	require.False(t, started.Load(), "no daemon is started while another keeper holds the lock")
+
+	require.NoError(t, holder.cmd.Process.Kill()) // SIGKILL: no chance to unlock
+	require.True(t, holder.gone(5*time.Second))
+	r := <-done
+	require.NoError(t, r.err)
+	assert.True(t, r.h.ShouldCleanup(), "the waiting Ensure got the lock, and started the daemon")
+	require.NotNil(t, *launched)
+	assert.True(t, tryLock(t, path), "and released the lock when it returned, while its daemon runs")
+}
+
+func TestTheLockDirectoryIsTheUsersOwn(t *testing.T) {
+	// The lock files live in $XDG_RUNTIME_DIR/daemoncontract, or, without
+	// XDG_RUNTIME_DIR, in daemoncontract-<uid> under the temporary
+	// directory: created 0700, the files 0600. A directory or file that
+	// another user owns, that others may use, or that is a symbolic link
+	// is refused, and Ensure starts nothing.
+	uid := os.Geteuid()
+	ensureAt := func(t *testing.T) (string, error) {
+		addr := freeAddr(t)
+		_, err := Ensure(context.Background(), config(addr, nil), func(context.Context) (uint32, error) {
+			return 0, errors.New("start called")
+		})
+		return strings.TrimPrefix(addr, "127.0.0.1:"), err
+	}
+	mode := func(t *testing.T, path string) os.FileMode {
+		t.Helper()
+		fi, err := os.Lstat(path)
+		require.NoError(t, err)
+		return fi.Mode()
+	}
+
+	t.Run("XDG_RUNTIME_DIR", func(t *testing.T) {
+		xdg := t.TempDir()
+		t.Setenv("XDG_RUNTIME_DIR", xdg)
+		port, err := ensureAt(t)
+		assert.ErrorContains(t, err, "start called", "the lock was taken, and start called")
+		assert.Equal(t, os.ModeDir|0o700, mode(t, filepath.Join(xdg, "daemoncontract")))
+		assert.Equal(t, os.FileMode(0o600), mode(t, filepath.Join(xdg, "daemoncontract", "test-daemon."+port+".lock")))
+	})
+	t.Run("the temporary directory", func(t *testing.T) {
+		tmp := t.TempDir()
+		t.Setenv("XDG_RUNTIME_DIR", "")
+		t.Setenv("TMPDIR", tmp)
+		port, err := ensureAt(t)
+		assert.ErrorContains(t, err, "start called")
+		dir := filepath.Join(tmp, "daemoncontract-"+strconv.Itoa(uid))
+		assert.Equal(t, os.ModeDir|0o700, mode(t, dir))
+		assert.Equal(t, os.FileMode(0o600), mode(t, filepath.Join(dir, "test-daemon."+port+".lock")))
+	})
+	t.Run("a relative XDG_RUNTIME_DIR is ignored", func(t *testing.T) {
+		tmp := t.TempDir()
+		t.Setenv("XDG_RUNTIME_DIR", "relative/run")
+		t.Setenv("TMPDIR", tmp)
+		_, err := ensureAt(t)
+		assert.ErrorContains(t, err, "start called")
+		assert.DirExists(t, filepath.Join(tmp, "daemoncontract-"+strconv.Itoa(uid)))
+	})
+
+	refusals := []struct {
+		name    string
+		prepare func(t *testing.T, dir string) // dir: the lock directory, not made yet
+		message string
+	}{
+		{"a symbolic link", func(t *testing.T, dir string) {
+			require.NoError(t, os.Symlink(t.TempDir(), dir))
+		}, "symbolic link"},
+		{"a directory others may write", func(t *testing.T, dir string) {
+			require.NoError(t, os.Mkdir(dir, 0o700))
+			require.NoError(t, os.Chmod(dir, 0o777))
+		}, "mode 0777"},
+		{"another user's directory", func(t *testing.T, dir string) {
+			requireRoot(t)
+			require.NoError(t, os.Mkdir(dir, 0o700))
+			require.NoError(t, os.Chown(dir, 65534, 65534))
+		}, "belongs to uid 65534"},
+		{"another user's lock file", func(t *testing.T, dir string) {
+			requireRoot(t)
+			require.NoError(t, os.Mkdir(dir, 0o700))
+			lock := filepath.Join(dir, "test-daemon."+os.Getenv("LOCK_TEST_PORT")+".lock")
+			require.NoError(t, os.WriteFile(lock, nil, 0o600))
+			require.NoError(t, os.Chown(lock, 65534, 65534))
+		}, "belongs to uid 65534"},
+		{"a lock file that is a symbolic link", func(t *testing.T, dir string) {
+			require.NoError(t, os.Mkdir(dir, 0o700))
+			lock := filepath.Join(dir, "test-daemon."+os.Getenv("LOCK_TEST_PORT")+".lock")
+			require.NoError(t, os.Symlink(filepath.Join(t.TempDir(), "elsewhere"), lock))
+		}, "symbolic link"},
+	}
+	for _, tt := range refusals {
+		t.Run("refuses "+tt.name, func(t *testing.T) {
+			tmp := t.TempDir()
+			t.Setenv("XDG_RUNTIME_DIR", "")
+			t.Setenv("TMPDIR", tmp)
+			addr := freeAddr(t)
+			t.Setenv("LOCK_TEST_PORT", strings.TrimPrefix(addr, "127.0.0.1:"))
+			dir := filepath.Join(tmp, "daemoncontract-"+strconv.Itoa(uid))
+			tt.prepare(t, dir)
+			var called bool
+			_, err := Ensure(context.Background(), config(addr, nil), func(context.Context) (uint32, error) {
+				called = true
+				return 0, errors.New("start called")
+			})
+			require.Error(t, err)
+			assert.ErrorContains(t, err, tt.message)
+			assert.ErrorContains(t, err, dir, "the error names the path")
+			assert.False(t, called, "no daemon is started without the lock")
+		})
+	}
+}
+
+// requireRoot skips t unless it runs as root, or fails it where the tests
+// that need namespaces and root must run (see requireNamespaces).
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		skipf(t, "needs root, to make a file of another user")
+	}
+}
