@@ -10,9 +10,12 @@ package lifecycle
 
 import (
 	"bytes"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -41,13 +44,35 @@ func (b *syncBuffer) String() string {
 }
 
 // freeAddr returns a loopback address with a port that was free a moment ago.
+// On Linux, where all of 127.0.0.0/8 is the loopback interface's, the
+// address is a random one of it, not 127.0.0.1: tests of other packages run
+// at the same time, and take ports of their own between this one's release
+// and its daemon's listen; on another address they cannot take this one.
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	host := "127.0.0.1"
+	if runtime.GOOS == "linux" {
+		host = fmt.Sprintf("127.%d.%d.%d", rand.IntN(256), rand.IntN(256), 2+rand.IntN(253))
+	}
+	return freeAddrOn(t, host)
+}
+
+// freeAddrOn returns host with a port that was free on it a moment ago.
+func freeAddrOn(t testing.TB, host string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	require.NoError(t, err)
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close())
 	return addr
+}
+
+// portOfAddr returns the port of addr, a host:port.
+func portOfAddr(t testing.TB, addr string) string {
+	t.Helper()
+	_, port, err := net.SplitHostPort(addr)
+	require.NoError(t, err)
+	return port
 }
 
 // serveHTTP serves h on a loopback address, in the test process, until the

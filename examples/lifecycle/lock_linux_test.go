@@ -211,7 +211,7 @@ func TestAKeeperKilledHoldingTheLockReleasesIt(t *testing.T) {
 	holder, err := spawnHelper(t, true, "LIFECYCLE_TEST_KEEPER=hold", "LIFECYCLE_TEST_ADDR="+addr)
 	require.NoError(t, err)
 	holder.waitFor(t, "in start")
-	port := strings.TrimPrefix(addr, "127.0.0.1:")
+	port := portOfAddr(t, addr)
 	path := filepath.Join(os.Getenv("XDG_RUNTIME_DIR"), "daemoncontract", "test-daemon."+port+".lock")
 	require.False(t, tryLock(t, path), "the keeper holds the lock %s", path)
 
@@ -253,7 +253,7 @@ func TestTheLockDirectoryIsTheUsersOwn(t *testing.T) {
 		_, err := Ensure(context.Background(), config(addr, nil), func(context.Context) (uint32, error) {
 			return 0, errors.New("start called")
 		})
-		return strings.TrimPrefix(addr, "127.0.0.1:"), err
+		return portOfAddr(t, addr), err
 	}
 	mode := func(t *testing.T, path string) os.FileMode {
 		t.Helper()
@@ -325,7 +325,7 @@ func TestTheLockDirectoryIsTheUsersOwn(t *testing.T) {
 			t.Setenv("XDG_RUNTIME_DIR", "")
 			t.Setenv("TMPDIR", tmp)
 			addr := freeAddr(t)
-			t.Setenv("LOCK_TEST_PORT", strings.TrimPrefix(addr, "127.0.0.1:"))
+			t.Setenv("LOCK_TEST_PORT", portOfAddr(t, addr))
 			dir := filepath.Join(tmp, "daemoncontract-"+strconv.Itoa(uid))
 			tt.prepare(t, dir)
 			var called bool

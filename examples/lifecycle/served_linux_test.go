@@ -109,7 +109,7 @@ func TestStopAsksNoStrangerOnADualStackName(t *testing.T) {
 	addrs, err := net.DefaultResolver.LookupIPAddr(context.Background(), "localhost")
 	require.NoError(t, err)
 	t.Logf("localhost is %v", addrs)
-	port := strings.TrimPrefix(freeAddr(t), "127.0.0.1:")
+	port := portOfAddr(t, freeAddrOn(t, "127.0.0.1"))
 	cfg := config("localhost:"+port, new("/v1/shutdown"))
 	var ours *daemon
 	h, err := Ensure(context.Background(), cfg, func(context.Context) (uint32, error) {
