@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/rbee-keeper/daemoncontract"
 )
@@ -50,5 +51,21 @@ func TestOriginKeepsTheZonesCase(t *testing.T) {
 		cfg := daemoncontract.HttpDaemonConfig{DaemonName: "test-daemon", HealthURL: health}
 		err := belongTogether(h, shutdownConfig(4242, 5), cfg)
 		assert.Equal(t, ok, err == nil, "%s: %v", health, err)
+	}
+}
+
+func TestBaseURLIsHealthURLsOrigin(t *testing.T) {
+	// The handle's base_url is health_url's scheme and host, with an empty
+	// port, the scheme's default, left out (RFC 3986 §6.2.3).
+	for health, want := range map[string]string{
+		"http://localhost:7833/health":       "http://localhost:7833",
+		"http://localhost:/health":           "http://localhost",
+		"https://[::1]:/health?x=1":          "https://[::1]",
+		"http://[fe80::1%25eth0]:7835/v1/up": "http://[fe80::1%25eth0]:7835",
+	} {
+		got, err := baseURL(health)
+		require.NoError(t, err, health)
+		assert.Equal(t, want, got, health)
+		assert.NoError(t, daemoncontract.AlreadyRunning("q", got).Validate(), "%s: the base URL is valid", got)
 	}
 }

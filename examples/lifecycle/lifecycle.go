@@ -515,12 +515,14 @@ func Config(daemonName, host string, port int) daemoncontract.HttpDaemonConfig {
 }
 
 // baseURL returns healthURL's scheme and host, such as "http://localhost:7833".
+// An empty port is the scheme's default, and left out: "http://h:/health"
+// gives "http://h" (RFC 3986 §6.2.3), as ShutdownURL does.
 func baseURL(healthURL string) (string, error) {
 	u, err := url.Parse(healthURL)
 	if err != nil {
 		return "", err
 	}
-	return (&url.URL{Scheme: u.Scheme, Host: u.Host}).String(), nil
+	return (&url.URL{Scheme: u.Scheme, Host: strings.TrimSuffix(u.Host, ":")}).String(), nil
 }
 
 // portOf returns the port of an http or https URL: its own, or the
