@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rbee-keeper/daemoncontract"
+	"github.com/rbee-keeper/daemoncontract/internal/testenv"
 )
 
 // The test binary doubles as the daemon that the tests install and run:
@@ -38,19 +39,6 @@ func TestMain(m *testing.M) {
 // daemon is the binary_name of every install, and the daemon_name of every
 // uninstall: install_path must end in it.
 const daemon = "queen-rbee"
-
-// requireNamespaces, set in the environment (.ci/run sets it), makes a test
-// that needs root's powers (mknod) fail where it would skip.
-const requireNamespaces = "DAEMONCONTRACT_REQUIRE_NAMESPACES"
-
-// skipf skips t, or fails it where requireNamespaces says it must run.
-func skipf(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv(requireNamespaces) != "" {
-		t.Fatalf("%s is set, but: "+format, append([]any{requireNamespaces}, args...)...)
-	}
-	t.Skipf(format, args...)
-}
 
 // newDir makes a new directory called name in the test's temporary
 // directory (which is never a top-level one), and returns its path.
@@ -324,13 +312,13 @@ func fifoWithWriter(t *testing.T, path string, payload []byte) (drain func() []b
 
 // mknodNull makes a character device node at path with the numbers of
 // /dev/null (1, 3). Only root may; it skips, or fails under
-// requireNamespaces, where it cannot.
+// testenv.RequireNamespaces, where it cannot.
 func mknodNull(t *testing.T, path string) {
 	t.Helper()
 	const major, minor = 1, 3
 	dev := (minor & 0xff) | (major&0xfff)<<8 // makedev(3), for small numbers
 	if err := syscall.Mknod(path, syscall.S_IFCHR|0o600, dev); err != nil {
-		skipf(t, "cannot make a device node (mknod needs root and CAP_MKNOD): %v", err)
+		testenv.Skipf(t, "cannot make a device node (mknod needs root and CAP_MKNOD): %v", err)
 	}
 }
 

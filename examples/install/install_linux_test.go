@@ -20,6 +20,7 @@ import (
 
 	"github.com/rbee-keeper/daemoncontract"
 	"github.com/rbee-keeper/daemoncontract/examples/install"
+	"github.com/rbee-keeper/daemoncontract/internal/testenv"
 )
 
 // Install
@@ -240,7 +241,7 @@ func TestInstallRefusesASourceThatIsNotARegularFileBeforeOpeningIt(t *testing.T)
 			}
 		}
 		if sysFile == "" {
-			skipf(t, "no readable file under /sys/kernel: is sysfs mounted?")
+			testenv.Skipf(t, "no readable file under /sys/kernel: is sysfs mounted?")
 		}
 		link := filepath.Join(srcDir, "sys")
 		require.NoError(t, os.Symlink(sysFile, link))

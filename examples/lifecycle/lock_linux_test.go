@@ -27,6 +27,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rbee-keeper/daemoncontract"
+	"github.com/rbee-keeper/daemoncontract/internal/testenv"
 )
 
 // keeperResult is what a keeper process writes about one Ensure call.
@@ -342,10 +343,10 @@ func TestTheLockDirectoryIsTheUsersOwn(t *testing.T) {
 }
 
 // requireRoot skips t unless it runs as root, or fails it where the tests
-// that need namespaces and root must run (see requireNamespaces).
+// that need namespaces and root must run (see testenv.RequireNamespaces).
 func requireRoot(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		skipf(t, "needs root, to make a file of another user")
+		testenv.Skipf(t, "needs root, to make a file of another user")
 	}
 }

@@ -11,26 +11,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/rbee-keeper/daemoncontract/internal/testenv"
 )
 
 // inPIDNamespace is set in the environment of the test binary that
 // TestPIDReuseInANamespace runs in a new pid namespace.
 const inPIDNamespace = "LIFECYCLE_TEST_IN_PID_NAMESPACE"
-
-// requireNamespaces, set in the environment (.ci/run sets it), makes the
-// tests that run in new namespaces (pid, mount) fail where they would skip:
-// CI on machines that allow namespaces must run them.
-const requireNamespaces = "DAEMONCONTRACT_REQUIRE_NAMESPACES"
-
-// skipf skips t, or fails it where requireNamespaces says the test must
-// run.
-func skipf(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv(requireNamespaces) != "" {
-		t.Fatalf("%s is set, but: "+format, append([]any{requireNamespaces}, args...)...)
-	}
-	t.Skipf(format, args...)
-}
 
 func TestPIDReuseInANamespace(t *testing.T) {
 	// A daemon exited and was reaped, and an
@@ -70,7 +57,7 @@ func TestPIDReuseInANamespace(t *testing.T) {
 	time.Sleep(20 * time.Millisecond)
 	// The next process gets the daemon's pid.
 	if err := os.WriteFile("/proc/sys/kernel/ns_last_pid", []byte(strconv.Itoa(int(pid)-1)), 0); err != nil {
-		skipf(t, "cannot choose the next pid: %v", err)
+		testenv.Skipf(t, "cannot choose the next pid: %v", err)
 	}
 	bystander, err := startDaemon(t, "record", "")
 	require.NoError(t, err)
@@ -103,7 +90,7 @@ func TestPIDReuseInANamespace(t *testing.T) {
 func runInNewPIDNamespace(t *testing.T) {
 	unshare, err := exec.LookPath("unshare")
 	if err != nil {
-		skipf(t, "needs unshare (util-linux): %v", err)
+		testenv.Skipf(t, "needs unshare (util-linux): %v", err)
 	}
 	exe, err := os.Executable()
 	require.NoError(t, err)
@@ -113,11 +100,11 @@ func runInNewPIDNamespace(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	t.Logf("%s in a new pid namespace:\n%s", exe, out)
 	if err != nil && bytes.Contains(out, []byte("unshare failed")) {
-		skipf(t, "unshare is not permitted here: %v", err)
+		testenv.Skipf(t, "unshare is not permitted here: %v", err)
 	}
 	require.NoError(t, err)
 	if bytes.Contains(out, []byte("--- SKIP: TestPIDReuseInANamespace")) {
-		skipf(t, "skipped in the new pid namespace; see its output above")
+		testenv.Skipf(t, "skipped in the new pid namespace; see its output above")
 	}
 	require.Contains(t, string(out), "--- PASS: TestPIDReuseInANamespace")
 }

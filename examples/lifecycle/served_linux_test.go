@@ -22,6 +22,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/rbee-keeper/daemoncontract/internal/testenv"
 )
 
 // squat starts another process's server on addr, in the test process, that
@@ -135,10 +137,10 @@ func TestStopAsksNoStrangerOnADualStackName(t *testing.T) {
 func runWithDualStackHosts(t *testing.T) {
 	unshare, err := exec.LookPath("unshare")
 	if err != nil {
-		skipf(t, "needs unshare (util-linux): %v", err)
+		testenv.Skipf(t, "needs unshare (util-linux): %v", err)
 	}
 	if ln, err := net.Listen("tcp", "[::1]:0"); err != nil {
-		skipf(t, "needs IPv6 on loopback: %v", err)
+		testenv.Skipf(t, "needs IPv6 on loopback: %v", err)
 	} else {
 		ln.Close()
 	}
@@ -153,7 +155,7 @@ func runWithDualStackHosts(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	t.Logf("in a new mount namespace:\n%s", out)
 	if err != nil && (strings.Contains(string(out), "unshare failed") || strings.Contains(string(out), "mount:")) {
-		skipf(t, "a mount namespace is not permitted here: %v", err)
+		testenv.Skipf(t, "a mount namespace is not permitted here: %v", err)
 	}
 	require.NoError(t, err)
 	require.Contains(t, string(out), "--- PASS: TestStopAsksNoStrangerOnADualStackName")
@@ -229,7 +231,7 @@ func TestSockDiagFindsTheServersSocket(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if strings.Contains(tt.dial, ":") {
 				if ln, err := net.Listen("tcp6", "[::1]:0"); err != nil {
-					skipf(t, "needs IPv6 on loopback: %v", err)
+					testenv.Skipf(t, "needs IPv6 on loopback: %v", err)
 				} else {
 					ln.Close()
 				}
@@ -328,7 +330,7 @@ func TestEnsureVouchesForADualStackListener(t *testing.T) {
 	// A daemon that listens on [::]:port, reached at 127.0.0.1: its
 	// accepted socket is an IPv6 socket with IPv4-mapped addresses.
 	if ln, err := net.Listen("tcp6", "[::1]:0"); err != nil {
-		skipf(t, "needs IPv6 on loopback: %v", err)
+		testenv.Skipf(t, "needs IPv6 on loopback: %v", err)
 	} else {
 		ln.Close()
 	}

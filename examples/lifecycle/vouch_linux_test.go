@@ -16,6 +16,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/rbee-keeper/daemoncontract/internal/testenv"
 )
 
 func TestEnsureLeavesAPIDThatIsNotItsChildAlone(t *testing.T) {
@@ -87,7 +89,7 @@ func TestIdentityRefusesAForeignProc(t *testing.T) {
 	if os.Getenv("LIFECYCLE_TEST_FOREIGN_PROC") == "" {
 		unshare, err := exec.LookPath("unshare")
 		if err != nil {
-			skipf(t, "needs unshare (util-linux): %v", err)
+			testenv.Skipf(t, "needs unshare (util-linux): %v", err)
 		}
 		exe, err := os.Executable()
 		require.NoError(t, err)
@@ -96,7 +98,7 @@ func TestIdentityRefusesAForeignProc(t *testing.T) {
 		out, err := cmd.CombinedOutput()
 		t.Logf("in a new pid namespace, with the old /proc:\n%s", out)
 		if err != nil && strings.Contains(string(out), "unshare failed") {
-			skipf(t, "unshare is not permitted here: %v", err)
+			testenv.Skipf(t, "unshare is not permitted here: %v", err)
 		}
 		require.NoError(t, err)
 		require.Contains(t, string(out), "--- PASS: TestIdentityRefusesAForeignProc")
