@@ -87,6 +87,11 @@ var sentinelTests = []struct {
 	// reported, through every entry point, as a strict decoder meets it
 	// first.
 	{"ErrInvalidText", "StatusRequest", `"\ud800"`, ""},
+	// Inside a value that is not an object, the error's pointer ("/0")
+	// names no member: the error is about the message (found by
+	// FuzzUninstallConfig).
+	{"ErrInvalidText", "UninstallConfig", "[\"\xe8\"]", ""},
+	{"ErrInvalidText", "StatusRequest", "[1,[\"\xff\"]]", ""},
 	{"ErrDuplicateName", "InstallConfig", `{"binary_name":{"a":1,"a":2}}`, "binary_name"},
 	{"ErrInvalidText", "InstallConfig", `{"binary_name":["\ud800"]}`, "binary_name"},
 	{"ErrInvalidText", "ShutdownConfig", `{"daemon_name":"h","pid":["\udfff"]}`, "pid"},

@@ -149,7 +149,10 @@ func decodeFrom(dec *jsontext.Decoder, l *layout, v values) error {
 			err = io.ErrUnexpectedEOF
 		}
 		if err != nil {
-			return l.wrap(err, depth)
+			// About the whole message: what the error's pointer names
+			// inside a value that is not an object ("/0" in an array) is
+			// no member.
+			return l.wrap(err, -1)
 		}
 		if check {
 			if err := revalidate(raw); err != nil {
@@ -214,9 +217,10 @@ func (l *layout) index(name []byte) int {
 // message into a *FieldError naming the member of the message it is in, so
 // that the name survives encoding/json's rewriting of jsontext errors. depth
 // is how many containers of the caller's document enclose the message; the
-// decoder's pointer starts at the top of that document. An error outside
-// any member (in a name, between members, a message cut short) is a
-// *FieldError about the whole message. Each is marked with its case (see
+// decoder's pointer starts at the top of that document; depth -1 says that
+// the message is not an object, so that no pointer names a member. An error
+// outside any member (in a name, between members, a message cut short) is
+// a *FieldError about the whole message. Each is marked with its case (see
 // classified). Errors that are not about the message (the caller's reader
 // failing) are returned as they are.
 func (l *layout) wrap(err error, depth int) error {
