@@ -17,10 +17,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"syscall"
 	"time"
-	"unsafe"
 )
 
 // sysPidfdOpen is pidfd_open's number: 434 on every architecture (it came
@@ -30,39 +30,35 @@ const sysPidfdOpen = 434
 // pidfdNonblock is PIDFD_NONBLOCK (Linux 5.10): O_NONBLOCK.
 const pidfdNonblock = syscall.O_NONBLOCK
 
-// poll(2) events.
-const (
-	pollIn   = 0x1
-	pollHup  = 0x10
-	pollNval = 0x20
-)
-
-// pollFd is struct pollfd.
-type pollFd struct {
-	fd      int32
-	events  int16
-	revents int16
-}
-
 // pollReadable polls fd, a pidfd, without waiting, or for up to timeout
-// when timeout is positive, and reports whether it is readable: the
-// process has exited. Tests wrap it, to count the polls.
+// when timeout is positive (in whole milliseconds, rounded up), and reports
+// whether it is readable: the process has exited. It uses epoll(7), which
+// package syscall wraps without package unsafe. Tests wrap it, to count the
+// polls.
 var pollReadable = func(fd int, timeout time.Duration) (bool, error) {
-	pfd := pollFd{fd: int32(fd), events: pollIn}
-	ts := syscall.NsecToTimespec(max(timeout, 0).Nanoseconds())
+	ep, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return false, os.NewSyscallError("epoll_create1", err)
+	}
+	defer syscall.Close(ep)
+	if err := syscall.EpollCtl(ep, syscall.EPOLL_CTL_ADD, fd, &syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(fd)}); err != nil {
+		return false, os.NewSyscallError("epoll_ctl", err)
+	}
+	deadline := time.Now().Add(timeout)
+	events := make([]syscall.EpollEvent, 1)
 	for {
-		n, _, e := syscall.Syscall6(syscall.SYS_PPOLL, uintptr(unsafe.Pointer(&pfd)), 1, uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
-		switch {
-		case e == syscall.EINTR:
-			continue
-		case e != 0:
-			return false, os.NewSyscallError("ppoll", e)
-		case n == 0:
-			return false, nil
-		case pfd.revents&pollNval != 0:
-			return false, os.NewSyscallError("ppoll", syscall.EBADF)
+		msec := 0
+		if left := time.Until(deadline); timeout > 0 && left > 0 {
+			msec = int(min((left+time.Millisecond-1)/time.Millisecond, math.MaxInt32))
 		}
-		return pfd.revents&(pollIn|pollHup) != 0, nil
+		n, err := syscall.EpollWait(ep, events, msec)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err != nil:
+			return false, os.NewSyscallError("epoll_wait", err)
+		}
+		return n > 0 && events[0].Events&(syscall.EPOLLIN|syscall.EPOLLHUP) != 0, nil
 	}
 }
 
