@@ -148,3 +148,46 @@ func TestInstallRefusesASourceSwappedForAFIFOAfterItsStat(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, names, "nothing is written")
 }
+
+func TestInstallNeverOpensASourceSwappedForAFIFOAfterItsStat(t *testing.T) {
+	// The README: "a directory, a device, a FIFO or a socket is refused
+	// before it is opened (a FIFO does not block, a device is never
+	// read)". The sender chooses binary_path, and so the directory it is
+	// in: between stat(2) and open(2), it swaps the symlink for one to a
+	// FIFO on which a writer waits. Opening the FIFO to read lets the
+	// writer through (fifo(7)), and closing it again leaves the writer
+	// with EPIPE or SIGPIPE; opening a device runs its driver (a
+	// watchdog is armed by an open). The package opens names it has not
+	// checked with O_PATH (see oPath) for this reason; the source must be
+	// opened so too, and checked before it is opened to read.
+	root := t.TempDir()
+	dir := filepath.Join(root, "bin")
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	regular, fifo, link := filepath.Join(root, "regular"), filepath.Join(root, "fifo"), filepath.Join(root, "source")
+	require.NoError(t, os.WriteFile(regular, []byte("a binary"), 0o755))
+	require.NoError(t, syscall.Mkfifo(fifo, 0o644))
+	require.NoError(t, os.Symlink(regular, link))
+	// inotify(7) queues IN_OPEN before open(2) returns: what Install
+	// opened is known once it has returned.
+	in, err := syscall.InotifyInit1(syscall.IN_CLOEXEC | syscall.IN_NONBLOCK)
+	require.NoError(t, err)
+	defer syscall.Close(in)
+	_, err = syscall.InotifyAddWatch(in, fifo, syscall.IN_OPEN)
+	require.NoError(t, err)
+	real := betweenStatAndOpen
+	betweenStatAndOpen = func() {
+		require.NoError(t, os.Remove(link))
+		require.NoError(t, os.Symlink(fifo, link))
+	}
+	t.Cleanup(func() { betweenStatAndOpen = real })
+
+	_, err = Install(context.Background(), Policy{Dirs: []string{dir}},
+		daemoncontract.InstallConfig{BinaryName: "queen-rbee", BinaryPath: &link, TargetPath: &dir})
+	assert.ErrorIs(t, err, ErrNotRegular)
+	buf := make([]byte, 4096)
+	n, err := syscall.Read(in, buf)
+	assert.ErrorIs(t, err, syscall.EAGAIN, "the FIFO was opened (%d bytes of inotify events)", n)
+	names, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Empty(t, names, "nothing is written")
+}

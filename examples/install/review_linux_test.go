@@ -10,8 +10,11 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -135,4 +138,65 @@ func runWithoutCapSysPtrace(t *testing.T) {
 	}
 	require.NoError(t, err)
 	require.Contains(t, string(out), "--- PASS: "+t.Name())
+}
+
+func TestInstallRefusesAFileOfAnyKernelPseudoFileSystem(t *testing.T) {
+	// "A pseudo-file of the kernel's (/proc, /sys and the like), whose bytes
+	// are the kernel's state, is ErrNotRegular too"; the README: "and so is
+	// a file of /proc, /sys and the kernel's other pseudo file systems,
+	// even behind a symlink". stat(2) calls these files regular.
+	t.Run("nsfs: a namespace, /proc/self/ns/net", func(t *testing.T) {
+		dir := newDir(t, "bin")
+		link := filepath.Join(newDir(t, "src"), daemon)
+		require.NoError(t, os.Symlink("/proc/self/ns/net", link))
+		before := snapshot(t, dir)
+		_, err := install.Install(context.Background(), install.Policy{Dirs: []string{dir}}, config(link, dir))
+		assert.ErrorIs(t, err, install.ErrNotRegular)
+		assert.Equal(t, withoutDirTimes(before), withoutDirTimes(snapshot(t, dir)), "nothing is written")
+	})
+	for _, fsys := range []struct{ fstype, file string }{
+		// mq_overview(7): mounted at /dev/mqueue on most systems; a file
+		// created in it is a message queue, and reading it gives the
+		// queue's state ("QSIZE:0 NOTIFY:0 ...").
+		{"mqueue", "queue"},
+		// binfmt_misc: mounted at /proc/sys/fs/binfmt_misc on most systems;
+		// "status" reads "enabled".
+		{"binfmt_misc", "status"},
+	} {
+		t.Run(fsys.fstype, func(t *testing.T) {
+			dir, mnt := newDir(t, "bin"), newDir(t, fsys.fstype)
+			inPrivateMount(t, fsys.fstype, mnt)
+			file := filepath.Join(mnt, fsys.file)
+			if _, err := os.Stat(file); err != nil {
+				f, err := os.Create(file)
+				require.NoError(t, err)
+				require.NoError(t, f.Close())
+			}
+			link := filepath.Join(newDir(t, "src"), daemon)
+			require.NoError(t, os.Symlink(file, link))
+			before := snapshot(t, dir)
+			_, err := install.Install(context.Background(), install.Policy{Dirs: []string{dir}}, config(link, dir))
+			assert.ErrorIs(t, err, install.ErrNotRegular)
+			assert.Equal(t, withoutDirTimes(before), withoutDirTimes(snapshot(t, dir)), "nothing is written")
+		})
+	}
+}
+
+// inPrivateMount mounts a file system of type fstype on mnt, in a new mount
+// namespace of the calling thread only (unshare(2) CLONE_NEWNS), and
+// unmounts it when the test ends. It locks the calling goroutine, which
+// must be the one running t, to its thread for good: the runtime ends the
+// thread, and the namespace with it, when the test's goroutine ends. It
+// skips, or fails under requireNamespaces, where it may not.
+func inPrivateMount(t *testing.T, fstype, mnt string) {
+	t.Helper()
+	runtime.LockOSThread() // never unlocked (see above)
+	if err := syscall.Unshare(syscall.CLONE_NEWNS); err != nil {
+		skipf(t, "cannot make a mount namespace (unshare needs CAP_SYS_ADMIN): %v", err)
+	}
+	require.NoError(t, syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""))
+	if err := syscall.Mount("none", mnt, fstype, 0, ""); err != nil {
+		skipf(t, "cannot mount %s: %v", fstype, err)
+	}
+	t.Cleanup(func() { require.NoError(t, syscall.Unmount(mnt, 0)) })
 }
