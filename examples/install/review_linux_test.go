@@ -19,6 +19,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -202,6 +203,59 @@ func inPrivateMount(t *testing.T, fstype, mnt string) {
 		skipf(t, "cannot mount %s: %v", fstype, err)
 	}
 	t.Cleanup(func() { require.NoError(t, syscall.Unmount(mnt, 0)) })
+}
+
+func TestInstallLeavesNoTemporaryFileInAnAppendOnlyDirectory(t *testing.T) {
+	// The README: "on any error before the rename, a cancelled context
+	// included, leaves no temporary file and the old binary as it was". In a
+	// directory with the append-only attribute (chattr +a; ioctl_iflags(2):
+	// FS_APPEND_FL), a file can be created but not renamed or removed: the
+	// rename fails, the unlink of the temporary file fails too, and a full
+	// copy of the new binary, mode 0755, stays behind under a name that no
+	// later call removes. (The error names it.)
+	dir := newDir(t, "bin")
+	oldData := randomBytes(1000, 30)
+	writeFile(t, filepath.Join(dir, daemon), oldData, 0o755)
+	src := source(t, randomBytes(5000, 31))
+	const fsAppendFl = 0x20 // include/uapi/linux/fs.h
+	setFlags(t, dir, fsAppendFl)
+
+	_, err := install.Install(context.Background(), install.Policy{Dirs: []string{dir}}, config(src, dir))
+	require.ErrorIs(t, err, syscall.EPERM, "rename(2) in an append-only directory")
+	assert.Equal(t, []string{daemon}, entries(t, dir), "no temporary file is left")
+	assert.Equal(t, sum(oldData), hashFile(filepath.Join(dir, daemon)), "the old binary is as it was")
+}
+
+// setFlags adds flags to the inode flags of the directory dir
+// (ioctl_iflags(2)), and puts the old ones back when the test ends. Only
+// root may set the append-only and immutable flags, on a file system that
+// has them: it skips, or fails under requireNamespaces, where it cannot.
+func setFlags(t *testing.T, dir string, flags int32) {
+	t.Helper()
+	var old int32
+	if errno := inodeFlags(t, dir, iocGetFlags, &old); errno != 0 {
+		skipf(t, "cannot read the inode flags of %s: %v", dir, errno)
+	}
+	added := old | flags
+	if errno := inodeFlags(t, dir, iocSetFlags, &added); errno != 0 {
+		skipf(t, "cannot set inode flags %#x on %s (needs root, CAP_LINUX_IMMUTABLE): %v", flags, dir, errno)
+	}
+	t.Cleanup(func() { require.Zero(t, inodeFlags(t, dir, iocSetFlags, &old), "the old inode flags are back") })
+}
+
+// FS_IOC_GETFLAGS and FS_IOC_SETFLAGS (include/uapi/linux/fs.h:
+// _IOR('f', 1, long) and _IOW('f', 2, long)); the kernel reads and writes
+// an int through either.
+const iocGetFlags, iocSetFlags = 0x80086601, 0x40086602
+
+// inodeFlags calls ioctl(2) request on the directory dir, with flags.
+func inodeFlags(t *testing.T, dir string, request uintptr, flags *int32) syscall.Errno {
+	t.Helper()
+	f, err := os.Open(dir)
+	require.NoError(t, err)
+	defer f.Close()
+	_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), request, uintptr(unsafe.Pointer(flags)))
+	return errno
 }
 
 func TestAnOldReceiptNeverRemovesTheBinaryThatAConcurrentInstallWrote(t *testing.T) {
