@@ -19,12 +19,12 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rbee-keeper/daemoncontract/examples/install"
+	"github.com/rbee-keeper/daemoncontract/internal/testenv"
 )
 
 func TestUninstallRefusesWhileAProcessWhoseMainThreadHasExitedRunsTheBinary(t *testing.T) {
@@ -128,7 +128,7 @@ func hasCapSysPtrace(t *testing.T) bool {
 func runWithoutCapSysPtrace(t *testing.T) {
 	setpriv, err := exec.LookPath("setpriv")
 	if err != nil {
-		skipf(t, "needs setpriv (util-linux) to drop CAP_SYS_PTRACE: %v", err)
+		testenv.Skipf(t, "needs setpriv (util-linux) to drop CAP_SYS_PTRACE: %v", err)
 	}
 	exe, err := os.Executable()
 	require.NoError(t, err)
@@ -138,7 +138,7 @@ func runWithoutCapSysPtrace(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	t.Logf("%s without CAP_SYS_PTRACE:\n%s", exe, out)
 	if err != nil && bytes.Contains(out, []byte("setpriv:")) {
-		skipf(t, "setpriv cannot drop CAP_SYS_PTRACE here: %v", err)
+		testenv.Skipf(t, "setpriv cannot drop CAP_SYS_PTRACE here: %v", err)
 	}
 	require.NoError(t, err)
 	require.Contains(t, string(out), "--- PASS: "+t.Name())
@@ -196,11 +196,11 @@ func inPrivateMount(t *testing.T, fstype, mnt string) {
 	t.Helper()
 	runtime.LockOSThread() // never unlocked (see above)
 	if err := syscall.Unshare(syscall.CLONE_NEWNS); err != nil {
-		skipf(t, "cannot make a mount namespace (unshare needs CAP_SYS_ADMIN): %v", err)
+		testenv.Skipf(t, "cannot make a mount namespace (unshare needs CAP_SYS_ADMIN): %v", err)
 	}
 	require.NoError(t, syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""))
 	if err := syscall.Mount("none", mnt, fstype, 0, ""); err != nil {
-		skipf(t, "cannot mount %s: %v", fstype, err)
+		testenv.Skipf(t, "cannot mount %s: %v", fstype, err)
 	}
 	t.Cleanup(func() { require.NoError(t, syscall.Unmount(mnt, 0)) })
 }
@@ -217,8 +217,7 @@ func TestInstallLeavesNoTemporaryFileInAnAppendOnlyDirectory(t *testing.T) {
 	oldData := randomBytes(1000, 30)
 	writeFile(t, filepath.Join(dir, daemon), oldData, 0o755)
 	src := source(t, randomBytes(5000, 31))
-	const fsAppendFl = 0x20 // include/uapi/linux/fs.h
-	setFlags(t, dir, fsAppendFl)
+	chattr(t, dir, "a")
 
 	_, err := install.Install(context.Background(), install.Policy{Dirs: []string{dir}}, config(src, dir))
 	require.ErrorIs(t, err, syscall.EPERM, "rename(2) in an append-only directory")
@@ -226,36 +225,26 @@ func TestInstallLeavesNoTemporaryFileInAnAppendOnlyDirectory(t *testing.T) {
 	assert.Equal(t, sum(oldData), hashFile(filepath.Join(dir, daemon)), "the old binary is as it was")
 }
 
-// setFlags adds flags to the inode flags of the directory dir
-// (ioctl_iflags(2)), and puts the old ones back when the test ends. Only
-// root may set the append-only and immutable flags, on a file system that
-// has them: it skips, or fails under requireNamespaces, where it cannot.
-func setFlags(t *testing.T, dir string, flags int32) {
+// chattr adds the inode flag attr (chattr(1): "a" append-only, "i"
+// immutable; ioctl_iflags(2)) to path with chattr(1) of e2fsprogs, and
+// takes it off again when the test ends. Only root may set these two
+// flags, on a file system that has them: it skips, or fails under
+// testenv.RequireNamespaces, where it cannot. (chattr(1), because the
+// ioctl takes a pointer, which package syscall passes only through
+// package unsafe, and the project imports no unsafe.)
+func chattr(t *testing.T, path, attr string) {
 	t.Helper()
-	var old int32
-	if errno := inodeFlags(t, dir, iocGetFlags, &old); errno != 0 {
-		skipf(t, "cannot read the inode flags of %s: %v", dir, errno)
+	bin, err := exec.LookPath("chattr")
+	if err != nil {
+		testenv.Skipf(t, "needs chattr (e2fsprogs) to set the inode flag %q: %v", attr, err)
 	}
-	added := old | flags
-	if errno := inodeFlags(t, dir, iocSetFlags, &added); errno != 0 {
-		skipf(t, "cannot set inode flags %#x on %s (needs root, CAP_LINUX_IMMUTABLE): %v", flags, dir, errno)
+	if out, err := exec.Command(bin, "+"+attr, path).CombinedOutput(); err != nil {
+		testenv.Skipf(t, "cannot set the inode flag %q on %s (needs root, CAP_LINUX_IMMUTABLE, and a file system that has it): %v: %s", attr, path, err, out)
 	}
-	t.Cleanup(func() { require.Zero(t, inodeFlags(t, dir, iocSetFlags, &old), "the old inode flags are back") })
-}
-
-// FS_IOC_GETFLAGS and FS_IOC_SETFLAGS (include/uapi/linux/fs.h:
-// _IOR('f', 1, long) and _IOW('f', 2, long)); the kernel reads and writes
-// an int through either.
-const iocGetFlags, iocSetFlags = 0x80086601, 0x40086602
-
-// inodeFlags calls ioctl(2) request on the directory dir, with flags.
-func inodeFlags(t *testing.T, dir string, request uintptr, flags *int32) syscall.Errno {
-	t.Helper()
-	f, err := os.Open(dir)
-	require.NoError(t, err)
-	defer f.Close()
-	_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), request, uintptr(unsafe.Pointer(flags)))
-	return errno
+	t.Cleanup(func() {
+		out, err := exec.Command(bin, "-"+attr, path).CombinedOutput()
+		require.NoError(t, err, "chattr -%s %s: %s", attr, path, out)
+	})
 }
 
 func TestAnOldReceiptNeverRemovesTheBinaryThatAConcurrentInstallWrote(t *testing.T) {
