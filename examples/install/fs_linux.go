@@ -130,6 +130,7 @@ func uninstall(ctx context.Context, dirPath, name, want string) error {
 	case st.Nlink != 1:
 		return fmt.Errorf("%w: %s has %d hard links, where a file that Install wrote has one", ErrNotOurs, path, st.Nlink)
 	}
+	hook(uninstallOpening)
 	f, hashed, err := d.openRegular(name, st)
 	if err != nil {
 		return err
@@ -160,6 +161,7 @@ func uninstall(ctx context.Context, dirPath, name, want string) error {
 	if !sameFile(now, hashed) {
 		return fmt.Errorf("%w: %s was replaced or changed after it was hashed", ErrNotOurs, path)
 	}
+	hook(uninstallUnlinking)
 	if err := d.unlink(name); err != nil {
 		return err
 	}
@@ -181,7 +183,7 @@ func openSource(path string) (*os.File, error) {
 	if !isRegular(st) {
 		return nil, fmt.Errorf("%w: the source %s is %s", ErrNotRegular, path, describe(st))
 	}
-	betweenStatAndOpen()
+	hook(sourceStatted)
 	fd, err := retry(func() (int, error) {
 		return syscall.Open(path, syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY|syscall.O_CLOEXEC, 0)
 	})
@@ -205,9 +207,24 @@ func openSource(path string) (*os.File, error) {
 	return opened, nil
 }
 
-// betweenStatAndOpen does nothing. Tests replace it, to swap the source
-// where a race would.
-var betweenStatAndOpen = func() {}
+// hook does nothing. Tests replace it, to act at a point of Install or
+// Uninstall where a race would: another process that swaps a file, or a
+// concurrent call.
+var hook = func(point) {}
+
+// point names a place where Install or Uninstall calls hook.
+type point int
+
+const (
+	// sourceStatted: Install has stat(2)ed the source, and not opened it yet.
+	sourceStatted point = iota
+	// uninstallOpening: Uninstall has found a regular file with one link
+	// at the name, and not opened it yet.
+	uninstallOpening
+	// uninstallUnlinking: Uninstall's last check has passed; unlinkat(2)
+	// comes next.
+	uninstallUnlinking
+)
 
 // checkOpened checks that fd, just opened with O_NONBLOCK for path, is the
 // regular file that st describes, and returns it as an *os.File in
