@@ -18,6 +18,7 @@ const (
 	SourceStatted      = sourceStatted
 	UninstallOpening   = uninstallOpening
 	UninstallUnlinking = uninstallUnlinking
+	LockBusy           = lockBusy
 )
 
 // At calls f at every point that Install and Uninstall reach, on the

@@ -80,7 +80,7 @@ func install(ctx context.Context, dirPath, name, srcPath string) (daemoncontract
 		err = ctx.Err() // the last moment to give up
 	}
 	if err == nil {
-		err = d.rename(tmpName, name)
+		err = d.renameLocked(ctx, tmpName, name)
 	}
 	if err != nil {
 		if rerr := d.unlink(tmpName); rerr != nil {
@@ -152,21 +152,32 @@ func uninstall(ctx context.Context, dirPath, name, want string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("install: %s is kept: %w", path, err)
 	}
-	// Just before the unlink: the name still names the file that was
-	// hashed, unchanged since.
+	unlock, err := d.lock(ctx)
+	if err != nil {
+		return fmt.Errorf("install: %s is kept: %w", path, err)
+	}
+	err = d.unlinkChecked(name, hashed)
+	unlock()
+	if err != nil {
+		return err
+	}
+	_ = syncDir(d) // the file is gone; a failed fsync means only that a crash may bring it back
+	return nil
+}
+
+// unlinkChecked removes name if it still names the file that hashed
+// describes, unchanged since, as far as fstat(2) can tell. The caller holds
+// the directory's lock.
+func (d *dir) unlinkChecked(name string, hashed syscall.Stat_t) error {
 	now, err := d.lstat(name)
 	if err != nil {
 		return err
 	}
 	if !sameFile(now, hashed) {
-		return fmt.Errorf("%w: %s was replaced or changed after it was hashed", ErrNotOurs, path)
+		return fmt.Errorf("%w: %s was replaced or changed after it was hashed", ErrNotOurs, d.join(name))
 	}
 	hook(uninstallUnlinking)
-	if err := d.unlink(name); err != nil {
-		return err
-	}
-	_ = syncDir(d) // the file is gone; a failed fsync means only that a crash may bring it back
-	return nil
+	return d.unlink(name)
 }
 
 // openSource opens the file to install for reading. It must be a regular
@@ -221,9 +232,12 @@ const (
 	// uninstallOpening: Uninstall has found a regular file with one link
 	// at the name, and not opened it yet.
 	uninstallOpening
-	// uninstallUnlinking: Uninstall's last check has passed; unlinkat(2)
-	// comes next.
+	// uninstallUnlinking: Uninstall holds the directory's lock, and its
+	// last check has passed; unlinkat(2) comes next.
 	uninstallUnlinking
+	// lockBusy: another call, or another process, holds the directory's
+	// lock; the caller waits for it.
+	lockBusy
 )
 
 // checkOpened checks that fd, just opened with O_NONBLOCK for path, is the
@@ -331,6 +345,57 @@ var tempSuffix = func() string {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b) // never fails (crypto/rand)
 	return hex.EncodeToString(b)
+}
+
+// lock takes the directory's lock (flock(2) LOCK_EX on its descriptor),
+// for the last check and the one change of an Install (the rename) or an
+// Uninstall (the unlink), so that they take turns: an Uninstall's last
+// check and its unlink never have an Install's rename between them. It
+// waits while another holds the lock, until ctx ends, and returns the
+// function that releases it.
+//
+// flock(2): the lock belongs to the open file description, and every call
+// opens the directory itself, so two calls of one process exclude each
+// other as two processes do. It is advisory: a writer that does not take it
+// (mv, cp, another installer) is not held back. It is polled (LOCK_NB)
+// rather than waited for, because flock needs no write permission: anyone
+// who may open the directory may hold the lock, and a call must still end
+// when its context does. (Over NFS, flock is emulated with fcntl(2) locks,
+// and an exclusive one needs a file open for writing, which a directory
+// never is: the lock fails there, and with it the call.)
+func (d *dir) lock(ctx context.Context) (unlock func(), err error) {
+	wait := time.Millisecond
+	for {
+		err := syscall.Flock(d.fd, syscall.LOCK_EX|syscall.LOCK_NB)
+		switch {
+		case err == nil:
+			return func() { _ = syscall.Flock(d.fd, syscall.LOCK_UN) }, nil
+		case err == syscall.EINTR:
+			continue
+		case err != syscall.EWOULDBLOCK:
+			return nil, &fs.PathError{Op: "flock", Path: d.path, Err: err}
+		}
+		hook(lockBusy)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("install: waiting for the lock of %s, which another Install or Uninstall holds (of this process or another): %w", d.path, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, maxLockWait)
+	}
+}
+
+// maxLockWait is the longest lock waits between two attempts.
+const maxLockWait = 50 * time.Millisecond
+
+// renameLocked renames oldName over newName, under the directory's lock.
+func (d *dir) renameLocked(ctx context.Context, oldName, newName string) error {
+	unlock, err := d.lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return d.rename(oldName, newName)
 }
 
 // rename renames oldName over newName: renameat(2), which replaces what

