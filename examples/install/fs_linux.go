@@ -63,12 +63,8 @@ func install(ctx context.Context, dirPath, name, srcPath string) (daemoncontract
 		return daemoncontract.InstallResult{}, err
 	}
 	defer d.close()
-	switch st, err := d.lstat(name); {
-	case errors.Is(err, fs.ErrNotExist):
-	case err != nil:
+	if err := d.checkTarget(name); err != nil {
 		return daemoncontract.InstallResult{}, err
-	case !isRegular(st) && !isSymlink(st):
-		return daemoncontract.InstallResult{}, fmt.Errorf("%w: %s is %s: Install replaces only a file or a symlink", ErrNotRegular, target, describe(st))
 	}
 
 	tmp, tmpName, err := d.createTemp(name)
@@ -388,13 +384,33 @@ func (d *dir) lock(ctx context.Context) (unlock func(), err error) {
 // maxLockWait is the longest lock waits between two attempts.
 const maxLockWait = 50 * time.Millisecond
 
-// renameLocked renames oldName over newName, under the directory's lock.
+// checkTarget checks that name, the target of an Install, is absent, a
+// regular file or a symlink: what Install may replace. rename(2) would
+// replace a FIFO or a device just as well, and fail for a directory.
+func (d *dir) checkTarget(name string) error {
+	switch st, err := d.lstat(name); {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return err
+	case !isRegular(st) && !isSymlink(st):
+		return fmt.Errorf("%w: %s is %s: Install replaces only a file or a symlink", ErrNotRegular, d.join(name), describe(st))
+	}
+	return nil
+}
+
+// renameLocked renames oldName over newName, under the directory's lock,
+// once checkTarget has looked at newName again: what was there when the
+// copy began may have been replaced since.
 func (d *dir) renameLocked(ctx context.Context, oldName, newName string) error {
 	unlock, err := d.lock(ctx)
 	if err != nil {
 		return err
 	}
 	defer unlock()
+	if err := d.checkTarget(newName); err != nil {
+		return err
+	}
 	return d.rename(oldName, newName)
 }
 

@@ -13,16 +13,17 @@
 // where dir is target_path, or the policy's first directory when the config
 // has none. It writes a temporary file in that directory, created
 // exclusively (O_CREAT|O_EXCL, never through a symlink) and readable by its
-// owner only, copies the source into it while it computes the SHA-256 of
-// the bytes it writes, fsyncs it, sets its mode to 0755 (fchmod, which the
-// umask does not touch), renames it over the target (rename(2): the name
-// then names the new file, at once, for every reader) under the
-// directory's lock (see below), and fsyncs the directory. A reader of the target sees the old binary or the new one,
-// whole, never a mix. A regular file or a symlink at the target is
-// replaced, never written through: what a symlink there points to is never
-// opened, and another hard link to the old file keeps the old bytes. The
-// receipt, an [daemoncontract.InstallResult], carries the path, the time in
-// whole seconds, and the hash.
+// owner only, copies the source into it while it computes the SHA-256 of the
+// bytes it writes, fsyncs it, sets its mode to 0755 (fchmod, which the umask
+// does not touch), renames it over the target (rename(2): the name then
+// names the new file, at once, for every reader) under the directory's lock
+// (see below), and fsyncs the directory. A reader of the target sees the old
+// binary or the new one, whole, never a mix. Only a regular file or a
+// symlink at the target is replaced (looked for before the copy, and again
+// just before the rename), never written through: what a symlink there
+// points to is never opened, and another hard link to the old file keeps the
+// old bytes. The receipt, an [daemoncontract.InstallResult], carries the
+// path, the time in whole seconds, and the hash.
 //
 // Until the rename, every error, a cancelled context included (the copy
 // checks it before every MiB), removes the temporary file (should that
@@ -182,7 +183,9 @@ var (
 // descriptor refuses it before a byte is read. A pseudo-file of the
 // kernel's (/proc, /sys and the like), whose bytes are the kernel's state,
 // is [ErrNotRegular] too, and so is a directory or a special file at the
-// target.
+// target, looked for before the copy and again just before the rename
+// (under the directory's lock), since rename(2) would replace a FIFO or a
+// device without a word.
 //
 // The receipt's binary_path is <dir>/<binary_name>, its install_time the
 // time of the rename in whole seconds (UTC), and its sha256 the hash of the

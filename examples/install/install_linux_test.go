@@ -405,25 +405,64 @@ func TestInstallCancelledMidCopyLeavesTheOldBinaryAndNoTemporaryFile(t *testing.
 }
 
 func TestInstallLeavesNoTemporaryFileWhenTheRenameFails(t *testing.T) {
-	// While the copy is under way, someone puts a directory where the old
-	// binary was: the rename fails, and the temporary file goes.
+	// The target is immutable (chattr +i; ioctl_iflags(2)), which the
+	// checks before the rename do not look at: rename(2) fails with EPERM,
+	// and the temporary file goes.
 	dir := newDir(t, "bin")
 	target := filepath.Join(dir, daemon)
-	writeFile(t, target, []byte("old"), 0o755)
-	src := source(t, randomBytes(3<<20, 22))
-	ctx := countingContext{context.Background(), func() {
-		if len(temporaryFiles(t, dir)) == 1 {
-			if fi, err := os.Lstat(target); err == nil && !fi.IsDir() {
-				require.NoError(t, os.Remove(target))
-				require.NoError(t, os.Mkdir(target, 0o755))
-				writeFile(t, filepath.Join(target, "inside"), []byte("kept"), 0o644)
-			}
-		}
-	}}
-	_, err := install.Install(ctx, install.Policy{Dirs: []string{dir}}, config(src, dir))
-	assert.ErrorIs(t, err, syscall.EISDIR)
-	assert.Equal(t, []string{daemon}, entries(t, dir), "no temporary file is left")
-	assert.Equal(t, []string{"inside"}, entries(t, target), "the directory is untouched")
+	oldData := randomBytes(1000, 22)
+	writeFile(t, target, oldData, 0o755)
+	chattr(t, target, "i")
+	before := snapshot(t, dir)
+	_, err := install.Install(context.Background(), install.Policy{Dirs: []string{dir}}, config(source(t, randomBytes(3<<20, 23)), dir))
+	assert.ErrorIs(t, err, syscall.EPERM, "rename(2) over an immutable file")
+	assert.Equal(t, withoutDirTimes(before), withoutDirTimes(snapshot(t, dir)), "no temporary file is left, and the old binary is as it was")
+}
+
+func TestInstallRefusesATargetThatBecameADirectoryOrASpecialFileWhileItCopied(t *testing.T) {
+	// The check before the copy saw a regular file at the target; while the
+	// copy is under way, someone puts a FIFO, a device or a directory
+	// there. rename(2) would replace the FIFO or the device without a word
+	// (and fail for the directory): the last look at the target, under the
+	// directory's lock just before the rename, refuses each of them, as the
+	// first one would have, and the temporary file goes.
+	for _, tt := range []struct {
+		name string
+		make func(t *testing.T, path string)
+	}{
+		{"a FIFO", func(t *testing.T, path string) { require.NoError(t, syscall.Mkfifo(path, 0o644)) }},
+		{"a character device made with mknod", mknodNull},
+		{"a directory", func(t *testing.T, path string) {
+			require.NoError(t, os.Mkdir(path, 0o755))
+			writeFile(t, filepath.Join(path, "inside"), []byte("kept"), 0o644)
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := newDir(t, "bin")
+			target := filepath.Join(dir, daemon)
+			writeFile(t, target, []byte("old"), 0o755)
+			src := source(t, randomBytes(3<<20, 24))
+			var swapped map[string]fileState
+			var w *watcher
+			ctx := countingContext{context.Background(), func() {
+				if swapped == nil && len(temporaryFiles(t, dir)) == 1 {
+					require.NoError(t, os.Remove(target))
+					tt.make(t, target)
+					swapped = snapshot(t, target)
+					w = watch(t, target)
+				}
+			}}
+			err := returns(t, func() error {
+				_, err := install.Install(ctx, install.Policy{Dirs: []string{dir}}, config(src, dir))
+				return err
+			})
+			require.NotNil(t, swapped, "swapped while the copy was under way")
+			assert.ErrorIs(t, err, install.ErrNotRegular)
+			assert.Equal(t, []string{daemon}, entries(t, dir), "no temporary file is left")
+			assert.Empty(t, w.events(t), "never opened")
+			assert.Equal(t, swapped, snapshot(t, target), "what was put there is kept, as it was")
+		})
+	}
 }
 
 func TestInstallLeavesNoTemporaryFileInAnAppendOnlyDirectory(t *testing.T) {
