@@ -162,15 +162,18 @@ func uninstall(ctx context.Context, dirPath, name, want string) error {
 }
 
 // unlinkChecked removes name if it still names the file that hashed
-// describes, unchanged since, as far as fstat(2) can tell. The caller holds
-// the directory's lock.
+// describes, unchanged since, as far as fstat(2) can tell, and with one
+// link: the count is compared with 1, not with hashed's, since a link made
+// before the open is in both. The caller holds the directory's lock.
 func (d *dir) unlinkChecked(name string, hashed syscall.Stat_t) error {
 	now, err := d.lstat(name)
-	if err != nil {
+	switch {
+	case err != nil:
 		return err
-	}
-	if !sameFile(now, hashed) {
+	case !sameFile(now, hashed):
 		return fmt.Errorf("%w: %s was replaced or changed after it was hashed", ErrNotOurs, d.join(name))
+	case now.Nlink != 1:
+		return fmt.Errorf("%w: %s has %d hard links, where a file that Install wrote has one", ErrNotOurs, d.join(name), now.Nlink)
 	}
 	hook(uninstallUnlinking)
 	return d.unlink(name)

@@ -51,8 +51,8 @@
 //     by device and inode ([ErrRunning]);
 //   - just before the unlink, under the directory's lock, the name still
 //     names the file that was hashed, as far as fstat(2) can tell unchanged
-//     since: the same device, inode, links, size, mode, and modification and
-//     change times.
+//     since (the same device, inode, links, size, mode, and modification and
+//     change times), and still with one link.
 //
 // Every file operation goes through a descriptor of the directory, opened
 // once (openat(2) with O_NOFOLLOW, unlinkat(2) without AT_REMOVEDIR, which

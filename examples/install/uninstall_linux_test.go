@@ -278,6 +278,27 @@ func TestUninstallRefusesAFileSwappedAfterItWasHashed(t *testing.T) {
 	assert.Equal(t, sum(data), after[target].Sum)
 }
 
+func TestUninstallRefusesAFileLinkedElsewhereBeforeItWasOpened(t *testing.T) {
+	// "a regular file with one link": Uninstall found one link, and before
+	// it opens the file, someone links it to another name. What fstat(2)
+	// says at the open (two links) then agrees with the last check, so the
+	// last check must count the links again, against one.
+	dir, elsewhere := newDir(t, "bin"), newDir(t, "elsewhere")
+	r := installed(t, dir, randomBytes(5000, 27))
+	target, other := filepath.Join(dir, daemon), filepath.Join(elsewhere, "copy")
+	var linked map[string]fileState
+	install.At(t, func(at install.Point) {
+		if at == install.UninstallOpening {
+			require.NoError(t, os.Link(target, other))
+			linked = snapshot(t, dir, other)
+		}
+	})
+	err := install.Uninstall(context.Background(), install.Policy{Dirs: []string{dir}}, removal(dir), r)
+	require.NotNil(t, linked, "linked between the first check and the open")
+	assert.ErrorIs(t, err, install.ErrNotOurs)
+	assert.Equal(t, linked, snapshot(t, dir, other), "both names are kept")
+}
+
 func TestUninstallRefusesAFileChangedAfterItWasHashed(t *testing.T) {
 	// The same file, the same bytes, but its modification time moves
 	// whenever Uninstall checks its context: what was hashed is not what
