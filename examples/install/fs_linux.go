@@ -18,6 +18,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -180,11 +181,15 @@ func (d *dir) unlinkChecked(name string, hashed syscall.Stat_t) error {
 }
 
 // openSource opens the file to install for reading. It must be a regular
-// file, or a symlink to one: stat(2) says so before anything opens it, so a
-// FIFO never blocks the open and a device is never read, and fstat(2) on
-// the opened descriptor says so again, for the same file, so that nothing
-// swapped in between is read either. A file of the kernel's pseudo file
-// systems is refused too (see pseudoFS).
+// file, or a symlink to one, of stored bytes: stat(2) says so first, and
+// then the file is opened with O_PATH (open(2): a descriptor that names the
+// file without opening it, so no driver's open runs and no writer waiting
+// on a FIFO is let through), fstat(2) on that descriptor says again that it
+// is the same regular file (device, inode, type), and fstatfs(2) that its
+// file system is not one of the kernel's pseudo file systems (see
+// pseudoFS). Only then is that very file opened to read, through
+// /proc/self/fd/<n> (proc(5)), and checked once more. What a symlink
+// named at stat(2), swapped before the open, is never opened to read.
 func openSource(path string) (*os.File, error) {
 	var st syscall.Stat_t
 	if err := syscall.Stat(path, &st); err != nil {
@@ -194,27 +199,51 @@ func openSource(path string) (*os.File, error) {
 		return nil, fmt.Errorf("%w: the source %s is %s", ErrNotRegular, path, describe(st))
 	}
 	hook(sourceStatted)
-	fd, err := retry(func() (int, error) {
-		return syscall.Open(path, syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY|syscall.O_CLOEXEC, 0)
-	})
+	pfd, err := retry(func() (int, error) { return syscall.Open(path, oPath|syscall.O_CLOEXEC, 0) })
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer syscall.Close(pfd)
+	var pst syscall.Stat_t
+	if err := syscall.Fstat(pfd, &pst); err != nil {
+		return nil, &fs.PathError{Op: "fstat", Path: path, Err: err}
+	}
+	if err := sameRegular(pst, st); err != nil {
+		return nil, fmt.Errorf("%w: the source %s changed between stat and open: %w", ErrNotRegular, path, err)
+	}
+	var sfs syscall.Statfs_t
+	if err := syscall.Fstatfs(pfd, &sfs); err != nil {
+		return nil, &fs.PathError{Op: "fstatfs", Path: path, Err: err}
+	}
+	if name, ok := pseudoFS[uint32(sfs.Type)]; ok {
+		return nil, fmt.Errorf("%w: the source %s is a file of %s, which holds the kernel's state, not stored bytes", ErrNotRegular, path, name)
+	}
+	fd, err := retry(func() (int, error) {
+		return syscall.Open(procFD(pfd), syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY|syscall.O_CLOEXEC, 0)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("install: opening the source %s to read it, through %s (is /proc mounted?): %w", path, procFD(pfd), err)
 	}
 	opened, _, err := checkOpened(fd, path, st)
 	if err != nil {
 		syscall.Close(fd)
-		return nil, fmt.Errorf("%w: the source %s changed between stat and open: %w", ErrNotRegular, path, err)
-	}
-	var sfs syscall.Statfs_t
-	if err := syscall.Fstatfs(fd, &sfs); err != nil {
-		opened.Close()
-		return nil, &fs.PathError{Op: "fstatfs", Path: path, Err: err}
-	}
-	if name, ok := pseudoFS[uint32(sfs.Type)]; ok {
-		opened.Close()
-		return nil, fmt.Errorf("%w: the source %s is a file of %s, which holds the kernel's state, not stored bytes", ErrNotRegular, path, name)
+		return nil, fmt.Errorf("%w: the source %s changed while it was opened: %w", ErrNotRegular, path, err)
 	}
 	return opened, nil
+}
+
+// procFD is the name under which proc(5) shows this process's descriptor
+// fd: opening it opens the file fd refers to, whatever its path now
+// names.
+func procFD(fd int) string { return "/proc/self/fd/" + strconv.Itoa(fd) }
+
+// sameRegular says why fst, what fstat(2) says of a descriptor, is not the
+// regular file st describes (the same device and inode), or returns nil.
+func sameRegular(fst, st syscall.Stat_t) error {
+	if !isRegular(fst) || fst.Dev != st.Dev || fst.Ino != st.Ino {
+		return fmt.Errorf("it is now %s, inode %d", describe(fst), fst.Ino)
+	}
+	return nil
 }
 
 // hook does nothing. Tests replace it, to act at a point of Install or
@@ -247,8 +276,8 @@ func checkOpened(fd int, path string, st syscall.Stat_t) (*os.File, syscall.Stat
 	if err := syscall.Fstat(fd, &fst); err != nil {
 		return nil, fst, err
 	}
-	if !isRegular(fst) || fst.Dev != st.Dev || fst.Ino != st.Ino {
-		return nil, fst, fmt.Errorf("it is now %s, inode %d", describe(fst), fst.Ino)
+	if err := sameRegular(fst, st); err != nil {
+		return nil, fst, err
 	}
 	if err := syscall.SetNonblock(fd, false); err != nil {
 		return nil, fst, err

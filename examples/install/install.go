@@ -173,19 +173,22 @@ var (
 // it leaves behind on an error (nothing).
 //
 // cfg must pass Validate (else its *daemoncontract.FieldError is returned),
-// and must have a binary_path: this installer finds no binary by itself.
-// The directory is target_path, or p.Dirs[0] when cfg has none; it must be
-// one of p.Dirs ([ErrNotAllowed]). The source must be a regular file, or a
+// and must have a binary_path: this installer finds no binary by itself. The
+// directory is target_path, or p.Dirs[0] when cfg has none; it must be one
+// of p.Dirs ([ErrNotAllowed]). The source must be a regular file, or a
 // symlink to one; a directory, a device, a FIFO or a socket is
-// [ErrNotRegular], found by stat(2) before it is opened, so that a FIFO
-// does not block and a device is never read. Should one be swapped in
-// between, the open does not block (O_NONBLOCK) and fstat(2) on the
-// descriptor refuses it before a byte is read. A pseudo-file of the
-// kernel's (/proc, /sys and the like), whose bytes are the kernel's state,
-// is [ErrNotRegular] too, and so is a directory or a special file at the
-// target, looked for before the copy and again just before the rename
-// (under the directory's lock), since rename(2) would replace a FIFO or a
-// device without a word.
+// [ErrNotRegular], refused before it is opened, so that a FIFO does not
+// block, no writer waiting on it is let through, and no device's driver
+// runs. The source is looked at through stat(2), then through a descriptor
+// opened with O_PATH, which names the file without opening it (open(2)):
+// fstat(2) on it must find the same regular file, and fstatfs(2) a file
+// system of stored bytes. Only then is that very file opened to read,
+// through /proc/self/fd (proc(5)), so a source swapped after the stat(2) is
+// never opened to read. A pseudo-file of the kernel's (/proc, /sys and the
+// like), whose bytes are the kernel's state, is [ErrNotRegular] too, and so
+// is a directory or a special file at the target, looked for before the copy
+// and again just before the rename (under the directory's lock), since
+// rename(2) would replace a FIFO or a device without a word.
 //
 // The receipt's binary_path is <dir>/<binary_name>, its install_time the
 // time of the rename in whole seconds (UTC), and its sha256 the hash of the

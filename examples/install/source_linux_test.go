@@ -140,7 +140,8 @@ func TestInstallFollowsASymlinkToARegularSource(t *testing.T) {
 func TestInstallRefusesASourceSwappedForAFIFOAfterItsStat(t *testing.T) {
 	// The source is a symlink to a regular file when stat(2) looks, and to
 	// a FIFO without a writer when the file is opened: the open does not
-	// block (O_NONBLOCK), and fstat(2) on the descriptor refuses it.
+	// block (O_PATH opens nothing), and fstat(2) on the descriptor refuses
+	// it.
 	root := t.TempDir()
 	dir := filepath.Join(root, "bin")
 	require.NoError(t, os.Mkdir(dir, 0o755))
@@ -172,47 +173,55 @@ func TestInstallRefusesASourceSwappedForAFIFOAfterItsStat(t *testing.T) {
 	assert.Empty(t, names, "nothing is written")
 }
 
-func TestInstallNeverOpensASourceSwappedForAFIFOAfterItsStat(t *testing.T) {
+func TestInstallNeverOpensASourceSwappedForAFIFOOrADeviceAfterItsStat(t *testing.T) {
 	// The README: "a directory, a device, a FIFO or a socket is refused
-	// before it is opened (a FIFO does not block, a device is never
-	// read)". The sender chooses binary_path, and so the directory it is
-	// in: between stat(2) and open(2), it swaps the symlink for one to a
-	// FIFO on which a writer waits. Opening the FIFO to read lets the
-	// writer through (fifo(7)), and closing it again leaves the writer
-	// with EPIPE or SIGPIPE; opening a device runs its driver (a
-	// watchdog is armed by an open). The package opens names it has not
-	// checked with O_PATH (see oPath) for this reason; the source must be
-	// opened so too, and checked before it is opened to read.
-	root := t.TempDir()
-	dir := filepath.Join(root, "bin")
-	require.NoError(t, os.Mkdir(dir, 0o755))
-	regular, fifo, link := filepath.Join(root, "regular"), filepath.Join(root, "fifo"), filepath.Join(root, "source")
-	require.NoError(t, os.WriteFile(regular, []byte("a binary"), 0o755))
-	require.NoError(t, syscall.Mkfifo(fifo, 0o644))
-	require.NoError(t, os.Symlink(regular, link))
-	// inotify(7) queues IN_OPEN before open(2) returns: what Install
-	// opened is known once it has returned.
-	in, err := syscall.InotifyInit1(syscall.IN_CLOEXEC | syscall.IN_NONBLOCK)
-	require.NoError(t, err)
-	defer syscall.Close(in)
-	_, err = syscall.InotifyAddWatch(in, fifo, syscall.IN_OPEN)
-	require.NoError(t, err)
-	install.At(t, func(p install.Point) {
-		if p == install.SourceStatted {
-			require.NoError(t, os.Remove(link))
-			require.NoError(t, os.Symlink(fifo, link))
-		}
-	})
-
-	_, err = install.Install(context.Background(), install.Policy{Dirs: []string{dir}},
-		daemoncontract.InstallConfig{BinaryName: "queen-rbee", BinaryPath: &link, TargetPath: &dir})
-	assert.ErrorIs(t, err, install.ErrNotRegular)
-	buf := make([]byte, 4096)
-	n, err := syscall.Read(in, buf)
-	assert.ErrorIs(t, err, syscall.EAGAIN, "the FIFO was opened (%d bytes of inotify events)", n)
-	names, err := os.ReadDir(dir)
-	require.NoError(t, err)
-	assert.Empty(t, names, "nothing is written")
+	// before it is opened to read". The sender chooses binary_path, and so
+	// the directory it is in: between stat(2) and open(2), it swaps the
+	// symlink for one to a FIFO on which a writer waits, or to a device.
+	// Opening the FIFO to read lets the writer through (fifo(7)), and
+	// closing it again leaves the writer with EPIPE or SIGPIPE; opening a
+	// device runs its driver (a watchdog is armed by an open). The source is
+	// opened with O_PATH, which opens nothing, and checked, before it is
+	// opened to read.
+	for _, tt := range []struct {
+		name string
+		make func(t *testing.T, path string) (check func())
+	}{
+		{"a FIFO, with a writer waiting", func(t *testing.T, path string) func() {
+			payload := []byte("what a writer sends")
+			drain := fifoWithWriter(t, path, payload)
+			return func() { assert.Equal(t, payload, drain(), "the writer was still waiting: no one opened the FIFO") }
+		}},
+		{"a character device made with mknod", func(t *testing.T, path string) func() {
+			mknodNull(t, path)
+			return func() {}
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir, srcDir := newDir(t, "bin"), newDir(t, "sources")
+			special, link := filepath.Join(srcDir, "special"), filepath.Join(srcDir, daemon)
+			check := tt.make(t, special)
+			require.NoError(t, os.Symlink(source(t, randomBytes(100, 28)), link))
+			// inotify(7) queues IN_OPEN before open(2) returns: what
+			// Install opened is known once it has returned.
+			w := watch(t, special)
+			install.At(t, func(p install.Point) {
+				if p == install.SourceStatted {
+					require.NoError(t, os.Remove(link))
+					require.NoError(t, os.Symlink(special, link))
+				}
+			})
+			before := snapshot(t, dir)
+			err := returns(t, func() error {
+				_, err := install.Install(context.Background(), install.Policy{Dirs: []string{dir}}, config(link, dir))
+				return err
+			})
+			assert.ErrorIs(t, err, install.ErrNotRegular)
+			assert.Empty(t, w.events(t), "never opened")
+			assert.Equal(t, before, snapshot(t, dir), "nothing is written")
+			check()
+		})
+	}
 }
 
 func TestInstallRefusesAFileOfAnyKernelPseudoFileSystem(t *testing.T) {
