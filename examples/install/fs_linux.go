@@ -32,21 +32,64 @@ import (
 // define it for all of them.
 const oPath = 0x200000
 
-// pseudoFS names the file system types, statfs(2)'s f_type
-// (include/uapi/linux/magic.h), whose regular files hold the kernel's
-// state rather than stored bytes: /proc/self/environ is a "regular file" of
-// size 0 that holds the reader's environment. Install refuses to copy them.
+// pseudoFS names the file system types, statfs(2)'s f_type, whose regular
+// files hold the kernel's state rather than stored bytes: /proc/self/environ
+// is a "regular file" of size 0 that holds the reader's environment, a file
+// of mqueue is a message queue. Install refuses to copy them.
+//
+// It is a denylist, not an allowlist of the file systems that store bytes:
+// an allowlist would refuse a source on every file system it does not name
+// (ZFS, Lustre, a virtual machine's shared folder such as vboxsf: none is in
+// the kernel's header), and a Policy has no way to add one. The refusal
+// says what the bytes are; it is not a security boundary (binary_path may
+// name any file the keeper can read, as the package documentation says).
+// The list is every pseudo file system of include/uapi/linux/magic.h as of
+// Linux 6.18, and the five that define their number in their own source
+// (named below). A pseudo file system newer than that, or one outside the
+// kernel's tree, is not refused.
 var pseudoFS = map[uint32]string{
+	// include/uapi/linux/magic.h
 	0x9fa0:     "proc",
 	0x62656572: "sysfs",
 	0x64626720: "debugfs",
 	0x74726163: "tracefs",
 	0x73636673: "securityfs",
+	0xf97cff8c: "selinuxfs",
+	0x43415d53: "smackfs",
+	0x5a3c69f0: "apparmorfs",
 	0x27e0eb:   "cgroup",
 	0x63677270: "cgroup2",
-	0x62656570: "configfs",
+	0x7655821:  "resctrl",
 	0xcafe4a11: "bpf",
 	0xde5e81e4: "efivarfs",
+	0x6165676c: "pstore",
+	0x42494e4d: "binfmt_misc",
+	0x6e736673: "nsfs",
+	0x50494446: "pidfs",
+	0x1cd1:     "devpts",
+	0x6c6f6f70: "binderfs",
+	0x0187:     "autofs",
+	0x9fa1:     "openpromfs",
+	0x9fa2:     "usbdevfs",
+	0xabba1974: "xenfs",
+	0xbad1dea:  "futexfs",
+	0x62646576: "bdev",
+	0x64646178: "dax",
+	0x50495045: "pipefs",
+	0x534f434b: "sockfs",
+	0x09041934: "anon_inodefs",
+	0x11307854: "mtd_inodefs",
+	0x73727279: "btrfs_test_fs",
+	0x444d4142: "dmabuf",
+	0x454d444d: "devmem",
+	0x5345434d: "secretmem",
+	0x474d454d: "guest_memfd",
+	// Defined in their own source files.
+	0x19800202: "mqueue",     // ipc/mqueue.c
+	0x62656570: "configfs",   // fs/configfs/mount.c
+	0x65735543: "fusectl",    // fs/fuse/control.c
+	0x67596969: "rpc_pipefs", // net/sunrpc/rpc_pipe.c
+	0x6e667364: "nfsd",       // fs/nfsd/nfsctl.c
 }
 
 // install writes the file at srcPath to dirPath/name as the package
@@ -216,7 +259,7 @@ func openSource(path string) (*os.File, error) {
 		return nil, &fs.PathError{Op: "fstatfs", Path: path, Err: err}
 	}
 	if name, ok := pseudoFS[uint32(sfs.Type)]; ok {
-		return nil, fmt.Errorf("%w: the source %s is a file of %s, which holds the kernel's state, not stored bytes", ErrNotRegular, path, name)
+		return nil, fmt.Errorf("%w: the source %s is a file of %s (statfs(2) f_type %#x), a pseudo file system whose files hold the kernel's state, not stored bytes", ErrNotRegular, path, name, uint32(sfs.Type))
 	}
 	fd, err := retry(func() (int, error) {
 		return syscall.Open(procFD(pfd), syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY|syscall.O_CLOEXEC, 0)

@@ -184,11 +184,17 @@ var (
 // fstat(2) on it must find the same regular file, and fstatfs(2) a file
 // system of stored bytes. Only then is that very file opened to read,
 // through /proc/self/fd (proc(5)), so a source swapped after the stat(2) is
-// never opened to read. A pseudo-file of the kernel's (/proc, /sys and the
-// like), whose bytes are the kernel's state, is [ErrNotRegular] too, and so
-// is a directory or a special file at the target, looked for before the copy
-// and again just before the rename (under the directory's lock), since
-// rename(2) would replace a FIFO or a device without a word.
+// never opened to read. A pseudo-file of the kernel's, whose bytes are the
+// kernel's state, is [ErrNotRegular] too, and the error names its file
+// system: those of /proc, /sys, nsfs, mqueue and every other pseudo file
+// system of linux/magic.h, and five more (see pseudoFS in fs_linux.go, and
+// the README for why it is a denylist); one newer than that list is not
+// refused.
+//
+// A directory or a special file at the target is [ErrNotRegular] too,
+// looked for before the copy and again just before the rename (under the
+// directory's lock), since rename(2) would replace a FIFO or a device
+// without a word.
 //
 // The receipt's binary_path is <dir>/<binary_name>, its install_time the
 // time of the rename in whole seconds (UTC), and its sha256 the hash of the

@@ -236,6 +236,7 @@ func TestInstallRefusesAFileOfAnyKernelPseudoFileSystem(t *testing.T) {
 		before := snapshot(t, dir)
 		_, err := install.Install(context.Background(), install.Policy{Dirs: []string{dir}}, config(link, dir))
 		assert.ErrorIs(t, err, install.ErrNotRegular)
+		assert.ErrorContains(t, err, "nsfs", "the error names the file system")
 		assert.Equal(t, withoutDirTimes(before), withoutDirTimes(snapshot(t, dir)), "nothing is written")
 	})
 	for _, fsys := range []struct{ fstype, file string }{
@@ -246,6 +247,11 @@ func TestInstallRefusesAFileOfAnyKernelPseudoFileSystem(t *testing.T) {
 		// binfmt_misc: mounted at /proc/sys/fs/binfmt_misc on most systems;
 		// "status" reads "enabled".
 		{"binfmt_misc", "status"},
+		// And three the list had before the review: a new mount of each
+		// has a file to read.
+		{"tracefs", "README"},
+		{"securityfs", "lsm"},
+		{"cgroup2", "cgroup.procs"},
 	} {
 		t.Run(fsys.fstype, func(t *testing.T) {
 			dir, mnt := newDir(t, "bin"), newDir(t, fsys.fstype)
@@ -261,6 +267,7 @@ func TestInstallRefusesAFileOfAnyKernelPseudoFileSystem(t *testing.T) {
 			before := snapshot(t, dir)
 			_, err := install.Install(context.Background(), install.Policy{Dirs: []string{dir}}, config(link, dir))
 			assert.ErrorIs(t, err, install.ErrNotRegular)
+			assert.ErrorContains(t, err, "file of "+fsys.fstype+" ", "the error names the file system")
 			assert.Equal(t, withoutDirTimes(before), withoutDirTimes(snapshot(t, dir)), "nothing is written")
 		})
 	}
