@@ -124,7 +124,9 @@ func install(ctx context.Context, dirPath, name, srcPath string) (daemoncontract
 	}
 	if err != nil {
 		if rerr := d.unlink(tmpName); rerr != nil {
-			err = errors.Join(err, fmt.Errorf("install: and the temporary file %s could not be removed: %w", d.join(tmpName), rerr))
+			// The one case where Install leaves a file: see the package
+			// documentation.
+			return daemoncontract.InstallResult{}, fmt.Errorf("install: %s is as it was, but the temporary file %s is left behind, since removing it failed too (%w; an append-only directory, chattr +a, allows neither a rename nor a removal): remove it by hand; what failed first: %w", target, d.join(tmpName), rerr, err)
 		}
 		return daemoncontract.InstallResult{}, fmt.Errorf("install: %s is unchanged: %w", target, err)
 	}

@@ -26,11 +26,18 @@
 // path, the time in whole seconds, and the hash.
 //
 // Until the rename, every error, a cancelled context included (the copy
-// checks it before every MiB), removes the temporary file (should that
-// fail too, the error names the file) and leaves the target as it was. The rename is the last change: after it, only the fsync
-// of the directory can fail, and then Install returns the receipt with the
-// error, because the new binary is in place (a crash may still undo the
-// rename).
+// checks it before every MiB), leaves the target as it was and removes the
+// temporary file. Should that removal fail too, the file stays, and the
+// error names it and wraps both causes: the one case, a crash aside, where
+// Install leaves a file behind. A directory with the append-only attribute
+// (chattr +a) is such a case: it lets a file be created, but neither renamed
+// nor removed. Install cannot tell before it tries: the attribute is read
+// with an ioctl(2) (FS_IOC_GETFLAGS) or statx(2), whose argument is a
+// pointer that package syscall passes only through package unsafe, which
+// this package does not import. The rename is the last change: after it,
+// only the fsync of the directory can fail, and then Install returns the
+// receipt with the error, because the new binary is in place (a crash may
+// still undo the rename).
 //
 // # Uninstall
 //
@@ -115,7 +122,9 @@
 //     reached without following symlinks.
 //   - A crash during Install (SIGKILL, power loss) can leave a temporary file
 //     named .<binary_name>.<random>.tmp in the directory; no later call
-//     removes it, since nothing proves it is Install's.
+//     removes it, since nothing proves it is Install's. So can an error
+//     after which its removal fails (an append-only directory: see
+//     Install above); the error then names the file.
 //
 // The package is written for Linux, which defines /proc/<pid>/exe; elsewhere
 // Install and Uninstall check their messages and the policy, and then
@@ -170,7 +179,7 @@ var (
 
 // Install installs the binary that cfg describes into a directory of p, and
 // returns its receipt. See the package documentation for how, and for what
-// it leaves behind on an error (nothing).
+// it leaves behind on an error (nothing, but in the one case it names).
 //
 // cfg must pass Validate (else its *daemoncontract.FieldError is returned),
 // and must have a binary_path: this installer finds no binary by itself. The

@@ -465,24 +465,45 @@ func TestInstallRefusesATargetThatBecameADirectoryOrASpecialFileWhileItCopied(t 
 	}
 }
 
-func TestInstallLeavesNoTemporaryFileInAnAppendOnlyDirectory(t *testing.T) {
-	// The README: "on any error before the rename, a cancelled context
-	// included, leaves no temporary file and the old binary as it was". In a
+func TestInstallNamesTheTemporaryFileAnAppendOnlyDirectoryKeeps(t *testing.T) {
+	// The README: on an error before the rename, Install leaves no
+	// temporary file, but in one case: when removing it fails too. In a
 	// directory with the append-only attribute (chattr +a; ioctl_iflags(2):
-	// FS_APPEND_FL), a file can be created but not renamed or removed: the
-	// rename fails, the unlink of the temporary file fails too, and a full
-	// copy of the new binary, mode 0755, stays behind under a name that no
-	// later call removes. (The error names it.)
+	// FS_APPEND_FL), a file can be created but neither renamed nor removed:
+	// the rename fails, and so does the unlink of the temporary file. The
+	// installer cannot tell before it tries (the flag is read with an
+	// ioctl(2) that takes a pointer, which package syscall passes only
+	// through package unsafe, which the project does not import), so what
+	// is promised is the truth: the error names the file left behind, and
+	// wraps both causes; the old binary is as it was.
 	dir := newDir(t, "bin")
-	oldData := randomBytes(1000, 30)
-	writeFile(t, filepath.Join(dir, daemon), oldData, 0o755)
-	src := source(t, randomBytes(5000, 31))
+	target := filepath.Join(dir, daemon)
+	oldData, newData := randomBytes(1000, 30), randomBytes(5000, 31)
+	writeFile(t, target, oldData, 0o755)
+	src := source(t, newData)
 	chattr(t, dir, "a")
 
 	_, err := install.Install(context.Background(), install.Policy{Dirs: []string{dir}}, config(src, dir))
-	require.ErrorIs(t, err, syscall.EPERM, "rename(2) in an append-only directory")
-	assert.Equal(t, []string{daemon}, entries(t, dir), "no temporary file is left")
-	assert.Equal(t, sum(oldData), hashFile(filepath.Join(dir, daemon)), "the old binary is as it was")
+	require.ErrorIs(t, err, syscall.EPERM, "rename(2) and unlink(2) in an append-only directory")
+	names := entries(t, dir)
+	require.Len(t, names, 2, "the binary, and the temporary file that could not be removed")
+	left := names[0]
+	if left == daemon {
+		left = names[1]
+	}
+	assert.Regexp(t, `^\.`+daemon+`\.[0-9a-f]{16}\.tmp$`, left)
+	assert.ErrorContains(t, err, filepath.Join(dir, left)+" is left behind", "the error names the file left behind")
+	assert.NotContains(t, err.Error(), "unchanged", "the directory is not")
+	var unlink *fs.PathError
+	if assert.ErrorAs(t, err, &unlink, "the removal's error is wrapped") {
+		assert.Equal(t, "unlinkat", unlink.Op)
+	}
+	var rename *os.LinkError
+	if assert.ErrorAs(t, err, &rename, "the rename's error is wrapped") {
+		assert.Equal(t, "renameat", rename.Op)
+	}
+	assert.Equal(t, sum(newData), hashFile(filepath.Join(dir, left)), "it holds the new binary")
+	assert.Equal(t, sum(oldData), hashFile(target), "the old binary is as it was")
 }
 
 // chattr adds the inode flag attr (chattr(1): "a" append-only, "i"
