@@ -198,12 +198,28 @@ func uninstall(ctx context.Context, dirPath, name, want string) error {
 	if err != nil {
 		return fmt.Errorf("install: %s is kept: %w", path, err)
 	}
-	err = d.unlinkChecked(name, hashed)
+	err = checkNotExecuted(f, path)
+	if err == nil {
+		err = d.unlinkChecked(name, hashed)
+	}
 	unlock()
 	if err != nil {
 		return err
 	}
 	_ = syncDir(d) // the file is gone; a failed fsync means only that a crash may bring it back
+	return nil
+}
+
+// checkNotExecuted returns nil if the ETXTBSY probe (execProbe) finds that no
+// process executes the file f, the one Uninstall hashed at path, or cannot
+// tell; ErrRunning if one does.
+func checkNotExecuted(f *os.File, path string) error {
+	switch found, err := execProbe(f); {
+	case err != nil:
+		return fmt.Errorf("install: %s is kept: cannot tell whether a process runs it: %w", path, err)
+	case found == executed:
+		return fmt.Errorf("%w: %s: a process that /proc does not show this keeper runs it (another user's, one that is not dumpable, or one in another pid namespace), or the kernel reads it: open(2) for writing fails with ETXTBSY", ErrRunning, path)
+	}
 	return nil
 }
 

@@ -54,8 +54,11 @@
 //     [ErrNotRegular]; a file with other hard links is not one Install made);
 //   - its bytes hash to the receipt's sha256 ([ErrNotOurs] otherwise: it was
 //     replaced, upgraded, or never installed);
-//   - no process runs it: no /proc/<pid>/exe names the same file, compared
-//     by device and inode ([ErrRunning]);
+//   - no process runs it ([ErrRunning]), by two tests (see Running
+//     processes below): no /proc/<pid>/exe, nor /proc/<pid>/task/<tid>/exe
+//     where the leader has exited, names the same file (device and inode),
+//     and, just before the unlink, open(2) for writing does not fail with
+//     ETXTBSY;
 //   - just before the unlink, under the directory's lock, the name still
 //     names the file that was hashed, as far as fstat(2) can tell unchanged
 //     since (the same device, inode, links, size, mode, and modification and
@@ -67,6 +70,42 @@
 // unlink anywhere else. The unlink is the one change Uninstall makes; the
 // fsync of the directory after it is best effort, and its error is not
 // reported, because the file is already gone.
+//
+// # Running processes
+//
+// Uninstall looks for a process that runs the binary in two ways, since
+// neither sees every one:
+//
+//   - The /proc scan (proc(5)) compares /proc/<pid>/exe of every process,
+//     and /proc/<pid>/task/<tid>/exe of a process whose main thread has
+//     exited (its own exe link is gone then), with the file, by device and
+//     inode. It names the pid in the error. It sees only what /proc lets
+//     the keeper see: the exe link of a process is readable only where
+//     ptrace(2)'s PTRACE_MODE_READ check passes, which it does not for
+//     another user's process (unless the keeper is root), nor for a process
+//     that is not dumpable (prctl(2) PR_SET_DUMPABLE: one that changed its
+//     credentials, or guards secrets) or has capabilities the keeper lacks
+//     (unless the keeper has CAP_SYS_PTRACE, which root in a container
+//     often has not). Nor does it see a process of a pid namespace that
+//     this /proc does not show (a sibling container's).
+//   - The ETXTBSY probe opens the very file that was hashed again, through
+//     /proc/self/fd, for writing, and closes it at once without writing
+//     (nothing changes; inotify(7) reports an open and a close-after-write):
+//     open(2) fails with ETXTBSY while any process executes the file,
+//     whoever's, in whatever pid namespace. It needs write permission on the
+//     file, which the keeper has on what Install wrote as the keeper, or as
+//     root; where it has none (EACCES), and for an immutable file (EPERM) or
+//     a read-only mount (EROFS), it cannot tell, and the scan decides alone.
+//     ETXTBSY also means that the kernel itself reads the file (a module or
+//     firmware being loaded), which Uninstall refuses too. For the instant
+//     the probe holds the file open for writing, an execve(2) of it fails
+//     with ETXTBSY, in a child this process forks in that instant too.
+//
+// Neither sees a program that ld.so started (ld.so is then its executable,
+// and the binary is only mapped), a binary mapped as a library, or a
+// process that starts the binary after the check; and on Linux 6.11 and
+// 6.12 releases that deny no write to a running executable (commit
+// 2a010c412853, reverted for 6.13 by 3b832035387f), the probe sees nothing.
 //
 // # The directory's lock
 //
@@ -81,12 +120,10 @@
 //
 // # What it cannot know
 //
-//   - A process of another user that runs the binary is invisible to a
-//     keeper that is not root: its /proc/<pid>/exe cannot be read, and
-//     Uninstall skips it. So is a process in another pid namespace (another
-//     container), which this /proc does not list. Nor does Uninstall see a
-//     process that runs the binary other than as its executable (loaded as a
-//     library, or by ld.so), or one that starts it after the check.
+//   - A process that runs the binary other than as its executable (started
+//     by ld.so, or loaded as a library), or starts it after the check, is
+//     not seen; nor is any process the /proc scan cannot see, where the
+//     ETXTBSY probe cannot tell (see Running processes).
 //   - Anyone who may write to the directory can race any remover: between
 //     the last check and unlinkat(2), such a writer can rename another file
 //     into the name, and that file is removed. The check just before the

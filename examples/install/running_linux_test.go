@@ -88,34 +88,26 @@ func TestUninstallRefusesWhileAProcessWhoseMainThreadHasExitedRunsTheBinary(t *t
 	before := snapshot(t, dir)
 	err = install.Uninstall(context.Background(), p, removal(dir), r)
 	assert.ErrorIs(t, err, install.ErrRunning)
+	assert.ErrorContains(t, err, "pid "+strconv.Itoa(pid)+" ", "the /proc scan found it, through a thread")
 	assert.Equal(t, before, snapshot(t, dir), "the binary a process runs is kept")
 
 	h.stop(t)
 	require.NoError(t, install.Uninstall(context.Background(), p, removal(dir), r))
 }
 
-// withoutPtrace is set in the environment of the test binary that
-// TestUninstallRefusesWhileANonDumpableProcessOfTheKeepersUserRunsTheBinary
-// runs again without CAP_SYS_PTRACE.
-const withoutPtrace = "INSTALL_TEST_WITHOUT_CAP_SYS_PTRACE"
-
 func TestUninstallRefusesWhileANonDumpableProcessOfTheKeepersUserRunsTheBinary(t *testing.T) {
-	// "no process runs it", and the limits the README gives: only "another
-	// user's process ..., when the keeper is not root" is said to be
-	// invisible. But proc(5) lets a process read /proc/<pid>/exe only where
-	// ptrace(2)'s PTRACE_MODE_READ check passes, and that check also
-	// refuses a process of the keeper's own user that is not dumpable
-	// (prctl(2) PR_SET_DUMPABLE; every process that changed its
-	// credentials, and daemons that hold secrets), and any process whose
-	// capabilities the keeper lacks, unless the keeper has
-	// CAP_SYS_PTRACE, which a root keeper in a container (Docker's default
-	// set) does not have. Here the keeper is root without CAP_SYS_PTRACE,
-	// or a user without privileges, and the daemon is its own child.
-	if hasCapSysPtrace(t) {
-		if os.Getenv(withoutPtrace) != "" {
-			t.Fatal("setpriv did not drop CAP_SYS_PTRACE")
-		}
-		runWithoutCapSysPtrace(t)
+	// "no process runs it". proc(5) lets a process read /proc/<pid>/exe
+	// only where ptrace(2)'s PTRACE_MODE_READ check passes, and that check
+	// refuses another user's process (unless the keeper is root), and also
+	// a process of the keeper's own user that is not dumpable (prctl(2)
+	// PR_SET_DUMPABLE; every process that changed its credentials, and
+	// daemons that hold secrets), and any process whose capabilities the
+	// keeper lacks, unless the keeper has CAP_SYS_PTRACE, which a root
+	// keeper in a container (Docker's default set) does not have. Here the
+	// keeper is root without CAP_SYS_PTRACE, or a user without privileges,
+	// and the daemon is its own child: the /proc scan cannot see it, the
+	// ETXTBSY probe does.
+	if rerunWithout(t, "sys_ptrace", capSysPtrace) {
 		return
 	}
 	exe, err := os.Executable()
@@ -131,13 +123,88 @@ func TestUninstallRefusesWhileANonDumpableProcessOfTheKeepersUserRunsTheBinary(t
 	before := snapshot(t, dir)
 	err = install.Uninstall(context.Background(), p, removal(dir), r)
 	assert.ErrorIs(t, err, install.ErrRunning, "pid %d runs the binary", h.cmd.Process.Pid)
+	assert.ErrorContains(t, err, "ETXTBSY", "the probe found it")
 	assert.Equal(t, before, snapshot(t, dir), "the binary a process runs is kept")
 }
 
-// hasCapSysPtrace reports whether this process has CAP_SYS_PTRACE in its
-// effective set (proc(5): CapEff in /proc/self/status; capabilities(7):
-// CAP_SYS_PTRACE is bit 19).
-func hasCapSysPtrace(t *testing.T) bool {
+func TestUninstallWithoutWritePermissionLeavesTheDecisionToTheProcScan(t *testing.T) {
+	// The ETXTBSY probe opens the binary for writing, which needs write
+	// permission on it. A keeper that may not (here root without
+	// CAP_DAC_OVERRIDE, and a binary without any write bit) gets EACCES,
+	// and the /proc scan decides alone: it still finds a process it may
+	// look at, and once none runs the binary, the binary is removed.
+	if rerunWithout(t, "dac_override", capDacOverride) {
+		return
+	}
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	dir := newDir(t, "bin")
+	p := install.Policy{Dirs: []string{dir}}
+	r, err := install.Install(context.Background(), p, config(exe, dir))
+	require.NoError(t, err)
+	require.NoError(t, os.Chmod(r.BinaryPath, 0o555))
+	_, err = os.OpenFile(r.BinaryPath, os.O_WRONLY, 0)
+	require.ErrorIs(t, err, fs.ErrPermission, "the keeper may not open the binary for writing")
+
+	h := start(t, r.BinaryPath)
+	before := snapshot(t, dir)
+	err = install.Uninstall(context.Background(), p, removal(dir), r)
+	assert.ErrorIs(t, err, install.ErrRunning)
+	assert.ErrorContains(t, err, "pid "+strconv.Itoa(h.cmd.Process.Pid)+" ", "the scan found it")
+	assert.Equal(t, before, snapshot(t, dir))
+
+	h.stop(t)
+	require.NoError(t, install.Uninstall(context.Background(), p, removal(dir), r), "a probe that cannot tell does not keep the binary")
+	assert.Empty(t, entries(t, dir))
+}
+
+// withoutCap is set, to the name of the capability dropped, in the
+// environment of the test binary that rerunWithout runs.
+const withoutCap = "INSTALL_TEST_WITHOUT_CAP"
+
+// The capabilities the tests drop: their bits (capabilities(7)).
+const (
+	capDacOverride = 1
+	capSysPtrace   = 19
+)
+
+// rerunWithout runs the calling test again in the test binary, with the
+// capability name (setpriv(1)'s spelling) dropped from its bounding set by
+// setpriv(1) (util-linux), so that root's execve(2) does not grant it; it
+// requires that the test passes there, and returns true. It returns false,
+// and runs nothing, where this process lacks the capability (bit, in
+// proc(5)'s CapEff of /proc/self/status): the caller then is the test
+// without it.
+func rerunWithout(t *testing.T, name string, bit uint) bool {
+	t.Helper()
+	if !hasCap(t, bit) {
+		return false
+	}
+	if os.Getenv(withoutCap) != "" {
+		t.Fatalf("setpriv did not drop %s", name)
+	}
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		testenv.Skipf(t, "needs setpriv (util-linux) to drop %s: %v", name, err)
+	}
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	cmd := exec.Command(setpriv, "--bounding-set", "-"+name, exe,
+		"-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1", "-test.timeout=2m")
+	cmd.Env = append(os.Environ(), withoutCap+"="+name, "GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0")
+	out, err := cmd.CombinedOutput()
+	t.Logf("%s without %s:\n%s", exe, name, out)
+	if err != nil && bytes.Contains(out, []byte("setpriv:")) {
+		testenv.Skipf(t, "setpriv cannot drop %s here: %v", name, err)
+	}
+	require.NoError(t, err)
+	require.Contains(t, string(out), "--- PASS: "+t.Name())
+	return true
+}
+
+// hasCap reports whether this process has the capability bit in its
+// effective set (proc(5): CapEff in /proc/self/status).
+func hasCap(t *testing.T, bit uint) bool {
 	t.Helper()
 	b, err := os.ReadFile("/proc/self/status")
 	require.NoError(t, err)
@@ -145,32 +212,9 @@ func hasCapSysPtrace(t *testing.T) bool {
 		if hex, ok := strings.CutPrefix(line, "CapEff:"); ok {
 			eff, err := strconv.ParseUint(strings.TrimSpace(hex), 16, 64)
 			require.NoError(t, err)
-			return eff&(1<<19) != 0
+			return eff&(1<<bit) != 0
 		}
 	}
 	t.Fatal("no CapEff in /proc/self/status")
 	return false
-}
-
-// runWithoutCapSysPtrace runs the calling test again in the test binary,
-// with CAP_SYS_PTRACE dropped from its bounding set by setpriv(1)
-// (util-linux), so that root's execve(2) does not grant it; and requires
-// that it passes there.
-func runWithoutCapSysPtrace(t *testing.T) {
-	setpriv, err := exec.LookPath("setpriv")
-	if err != nil {
-		testenv.Skipf(t, "needs setpriv (util-linux) to drop CAP_SYS_PTRACE: %v", err)
-	}
-	exe, err := os.Executable()
-	require.NoError(t, err)
-	cmd := exec.Command(setpriv, "--bounding-set", "-sys_ptrace", exe,
-		"-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1", "-test.timeout=2m")
-	cmd.Env = append(os.Environ(), withoutPtrace+"=1", "GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0")
-	out, err := cmd.CombinedOutput()
-	t.Logf("%s without CAP_SYS_PTRACE:\n%s", exe, out)
-	if err != nil && bytes.Contains(out, []byte("setpriv:")) {
-		testenv.Skipf(t, "setpriv cannot drop CAP_SYS_PTRACE here: %v", err)
-	}
-	require.NoError(t, err)
-	require.Contains(t, string(out), "--- PASS: "+t.Name())
 }
