@@ -81,13 +81,13 @@
 //     exited (its own exe link is gone then), with the file, by device and
 //     inode. It names the pid in the error. It sees only what /proc lets
 //     the keeper see: the exe link of a process is readable only where
-//     ptrace(2)'s PTRACE_MODE_READ check passes, which it does not for
-//     another user's process (unless the keeper is root), nor for a process
-//     that is not dumpable (prctl(2) PR_SET_DUMPABLE: one that changed its
-//     credentials, or guards secrets) or has capabilities the keeper lacks
-//     (unless the keeper has CAP_SYS_PTRACE, which root in a container
-//     often has not). Nor does it see a process of a pid namespace that
-//     this /proc does not show (a sibling container's).
+//     ptrace(2)'s PTRACE_MODE_READ check passes, and unless the keeper has
+//     CAP_SYS_PTRACE (root has it, but in a container often not), it does
+//     not for another user's process, a process that is not dumpable
+//     (prctl(2) PR_SET_DUMPABLE: one that changed its credentials, or
+//     guards secrets), or one with capabilities the keeper lacks. Nor does
+//     it see a process of a pid namespace that this /proc does not show (a
+//     sibling container's).
 //   - The ETXTBSY probe opens the very file that was hashed again, through
 //     /proc/self/fd, for writing, and closes it at once without writing
 //     (nothing changes; inotify(7) reports an open and a close-after-write):
@@ -124,6 +124,9 @@
 //     by ld.so, or loaded as a library), or starts it after the check, is
 //     not seen; nor is any process the /proc scan cannot see, where the
 //     ETXTBSY probe cannot tell (see Running processes).
+//   - A read that never returns (a hung FUSE or network file system) holds
+//     up Install, or Uninstall's hash, whatever the context: the context is
+//     checked between reads, not during one.
 //   - Anyone who may write to the directory can race any remover: between
 //     the last check and unlinkat(2), such a writer can rename another file
 //     into the name, and that file is removed. The check just before the

@@ -25,9 +25,10 @@ var errForeignProc = errors.New("/proc belongs to another pid namespace than thi
 // stat(2) through it describes that file, deleted or not. It cannot be
 // read for a process that has exited or is a zombie, or for a kernel
 // thread (ENOENT), nor (EACCES) where ptrace(2)'s PTRACE_MODE_READ check
-// fails: another user's process when this one is not root, and a process
-// that is not dumpable or has capabilities this one lacks, when this one
-// lacks CAP_SYS_PTRACE. Those are skipped (the ETXTBSY probe sees them).
+// fails, which it does, unless this process has CAP_SYS_PTRACE, for
+// another user's process, a process that is not dumpable, and one with
+// capabilities this one lacks. Those are skipped (the ETXTBSY probe sees
+// them).
 // When the leader of a thread group has exited and its other threads run
 // on, /proc/<pid>/exe is gone (the kernel finds the executable through the
 // leader's memory map), but /proc/<pid>/task/<tid>/exe of the other threads

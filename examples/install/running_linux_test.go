@@ -97,13 +97,13 @@ func TestUninstallRefusesWhileAProcessWhoseMainThreadHasExitedRunsTheBinary(t *t
 
 func TestUninstallRefusesWhileANonDumpableProcessOfTheKeepersUserRunsTheBinary(t *testing.T) {
 	// "no process runs it". proc(5) lets a process read /proc/<pid>/exe
-	// only where ptrace(2)'s PTRACE_MODE_READ check passes, and that check
-	// refuses another user's process (unless the keeper is root), and also
-	// a process of the keeper's own user that is not dumpable (prctl(2)
-	// PR_SET_DUMPABLE; every process that changed its credentials, and
-	// daemons that hold secrets), and any process whose capabilities the
-	// keeper lacks, unless the keeper has CAP_SYS_PTRACE, which a root
-	// keeper in a container (Docker's default set) does not have. Here the
+	// only where ptrace(2)'s PTRACE_MODE_READ check passes, and unless the
+	// keeper has CAP_SYS_PTRACE, which a root keeper in a container
+	// (Docker's default set) does not have, that check refuses another
+	// user's process, and also a process of the keeper's own user that is
+	// not dumpable (prctl(2) PR_SET_DUMPABLE; every process that changed
+	// its credentials, and daemons that hold secrets), and any process
+	// whose capabilities the keeper lacks. Here the
 	// keeper is root without CAP_SYS_PTRACE, or a user without privileges,
 	// and the daemon is its own child: the /proc scan cannot see it, the
 	// ETXTBSY probe does.
