@@ -85,22 +85,21 @@ func TestInstallAndUninstallWaitForTheDirectoryLockOfAnotherProcess(t *testing.T
 
 	// Each call waits until it has found the lock held; then its context
 	// ends.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var once sync.Once
-	install.At(t, func(at install.Point) {
-		if at == install.LockBusy {
-			once.Do(cancel)
-		}
-	})
-	_, err = install.Install(ctx, p, config(source(t, v2), dir))
+	givingUp := func() context.Context {
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		install.At(t, func(at install.Point) {
+			if at == install.LockBusy {
+				cancel()
+			}
+		})
+		return ctx
+	}
+	_, err = install.Install(givingUp(), p, config(source(t, v2), dir))
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.Equal(t, withoutDirTimes(before), withoutDirTimes(snapshot(t, dir)), "no temporary file is left, and the old binary is as it was")
-	ctx, cancel2 := context.WithCancel(context.Background())
-	defer cancel2()
-	cancel, once = cancel2, sync.Once{}
 	before = snapshot(t, dir)
-	err = install.Uninstall(ctx, p, removal(dir), r)
+	err = install.Uninstall(givingUp(), p, removal(dir), r)
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.Equal(t, before, snapshot(t, dir), "the binary is kept")
 

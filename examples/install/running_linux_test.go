@@ -15,21 +15,31 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rbee-keeper/daemoncontract"
 	"github.com/rbee-keeper/daemoncontract/examples/install"
 	"github.com/rbee-keeper/daemoncontract/internal/testenv"
 )
 
-func TestUninstallRefusesWhileAProcessRunsTheBinary(t *testing.T) {
+// installedItself installs the test binary, which doubles as the daemon
+// (see TestMain), into a new policy directory, and returns the policy, the
+// directory and the receipt.
+func installedItself(t *testing.T) (install.Policy, string, daemoncontract.InstallResult) {
+	t.Helper()
 	exe, err := os.Executable()
 	require.NoError(t, err)
 	dir := newDir(t, "bin")
 	p := install.Policy{Dirs: []string{dir}}
 	r, err := install.Install(context.Background(), p, config(exe, dir))
 	require.NoError(t, err)
+	return p, dir, r
+}
+
+func TestUninstallRefusesWhileAProcessRunsTheBinary(t *testing.T) {
+	p, dir, r := installedItself(t)
 
 	h := start(t, r.BinaryPath)
 	before := snapshot(t, dir)
-	err = install.Uninstall(context.Background(), p, removal(dir), r)
+	err := install.Uninstall(context.Background(), p, removal(dir), r)
 	assert.ErrorIs(t, err, install.ErrRunning)
 	assert.ErrorContains(t, err, "pid "+strconv.Itoa(h.cmd.Process.Pid)+" ")
 	assert.Equal(t, before, snapshot(t, dir))
@@ -64,16 +74,11 @@ func TestUninstallRefusesWhileAProcessWhoseMainThreadHasExitedRunsTheBinary(t *t
 	// /proc/<pid>/exe cannot be read any more: the kernel finds the
 	// executable through the leader's memory map, which is gone. Its
 	// other threads still name the binary: /proc/<pid>/task/<tid>/exe.
-	exe, err := os.Executable()
-	require.NoError(t, err)
-	dir := newDir(t, "bin")
-	p := install.Policy{Dirs: []string{dir}}
-	r, err := install.Install(context.Background(), p, config(exe, dir))
-	require.NoError(t, err)
+	p, dir, r := installedItself(t)
 
 	h := startHelper(t, r.BinaryPath, "leader-exits")
 	pid := h.cmd.Process.Pid
-	_, err = os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe")
+	_, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe")
 	require.ErrorIs(t, err, fs.ErrNotExist, "the leader has exited: its exe link is gone")
 	running := false
 	tasks, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/task")
@@ -103,22 +108,16 @@ func TestUninstallRefusesWhileANonDumpableProcessOfTheKeepersUserRunsTheBinary(t
 	// user's process, and also a process of the keeper's own user that is
 	// not dumpable (prctl(2) PR_SET_DUMPABLE; every process that changed
 	// its credentials, and daemons that hold secrets), and any process
-	// whose capabilities the keeper lacks. Here the
-	// keeper is root without CAP_SYS_PTRACE, or a user without privileges,
-	// and the daemon is its own child: the /proc scan cannot see it, the
-	// ETXTBSY probe does.
+	// whose capabilities the keeper lacks. Here the keeper is root without
+	// CAP_SYS_PTRACE, or a user without privileges, and the daemon is its
+	// own child: the /proc scan cannot see it, the ETXTBSY probe does.
 	if rerunWithout(t, "sys_ptrace", capSysPtrace) {
 		return
 	}
-	exe, err := os.Executable()
-	require.NoError(t, err)
-	dir := newDir(t, "bin")
-	p := install.Policy{Dirs: []string{dir}}
-	r, err := install.Install(context.Background(), p, config(exe, dir))
-	require.NoError(t, err)
+	p, dir, r := installedItself(t)
 
 	h := startHelper(t, r.BinaryPath, "nondumpable")
-	_, err = os.Readlink("/proc/" + strconv.Itoa(h.cmd.Process.Pid) + "/exe")
+	_, err := os.Readlink("/proc/" + strconv.Itoa(h.cmd.Process.Pid) + "/exe")
 	require.ErrorIs(t, err, fs.ErrPermission, "the keeper may not read the exe link of its own child")
 	before := snapshot(t, dir)
 	err = install.Uninstall(context.Background(), p, removal(dir), r)
@@ -136,14 +135,9 @@ func TestUninstallWithoutWritePermissionLeavesTheDecisionToTheProcScan(t *testin
 	if rerunWithout(t, "dac_override", capDacOverride) {
 		return
 	}
-	exe, err := os.Executable()
-	require.NoError(t, err)
-	dir := newDir(t, "bin")
-	p := install.Policy{Dirs: []string{dir}}
-	r, err := install.Install(context.Background(), p, config(exe, dir))
-	require.NoError(t, err)
+	p, dir, r := installedItself(t)
 	require.NoError(t, os.Chmod(r.BinaryPath, 0o555))
-	_, err = os.OpenFile(r.BinaryPath, os.O_WRONLY, 0)
+	_, err := os.OpenFile(r.BinaryPath, os.O_WRONLY, 0)
 	require.ErrorIs(t, err, fs.ErrPermission, "the keeper may not open the binary for writing")
 
 	h := start(t, r.BinaryPath)
