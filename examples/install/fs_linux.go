@@ -474,7 +474,7 @@ func (d *dir) lock(ctx context.Context) (unlock func(), err error) {
 	}
 }
 
-// maxLockWait is the longest lock waits between two attempts.
+// maxLockWait is the longest pause between two attempts at the lock.
 const maxLockWait = 50 * time.Millisecond
 
 // checkTarget checks that name, the target of an Install, is absent, a
