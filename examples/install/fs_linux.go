@@ -18,6 +18,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -31,21 +32,64 @@ import (
 // define it for all of them.
 const oPath = 0x200000
 
-// pseudoFS names the file system types, statfs(2)'s f_type
-// (include/uapi/linux/magic.h), whose regular files hold the kernel's
-// state rather than stored bytes: /proc/self/environ is a "regular file" of
-// size 0 that holds the reader's environment. Install refuses to copy them.
+// pseudoFS names the file system types, statfs(2)'s f_type, whose regular
+// files hold the kernel's state rather than stored bytes: /proc/self/environ
+// is a "regular file" of size 0 that holds the reader's environment, a file
+// of mqueue is a message queue. Install refuses to copy them.
+//
+// It is a denylist, not an allowlist of the file systems that store bytes:
+// an allowlist would refuse a source on every file system it does not name
+// (ZFS, Lustre, a virtual machine's shared folder such as vboxsf: none is in
+// the kernel's header), and a Policy has no way to add one. The refusal
+// says what the bytes are; it is not a security boundary (binary_path may
+// name any file the keeper can read, as the package documentation says).
+// The list is every pseudo file system of include/uapi/linux/magic.h as of
+// Linux 6.18, and the five that define their number in their own source
+// (named below). A pseudo file system newer than that, or one outside the
+// kernel's tree, is not refused.
 var pseudoFS = map[uint32]string{
+	// include/uapi/linux/magic.h
 	0x9fa0:     "proc",
 	0x62656572: "sysfs",
 	0x64626720: "debugfs",
 	0x74726163: "tracefs",
 	0x73636673: "securityfs",
+	0xf97cff8c: "selinuxfs",
+	0x43415d53: "smackfs",
+	0x5a3c69f0: "apparmorfs",
 	0x27e0eb:   "cgroup",
 	0x63677270: "cgroup2",
-	0x62656570: "configfs",
+	0x7655821:  "resctrl",
 	0xcafe4a11: "bpf",
 	0xde5e81e4: "efivarfs",
+	0x6165676c: "pstore",
+	0x42494e4d: "binfmt_misc",
+	0x6e736673: "nsfs",
+	0x50494446: "pidfs",
+	0x1cd1:     "devpts",
+	0x6c6f6f70: "binderfs",
+	0x0187:     "autofs",
+	0x9fa1:     "openpromfs",
+	0x9fa2:     "usbdevfs",
+	0xabba1974: "xenfs",
+	0xbad1dea:  "futexfs",
+	0x62646576: "bdev",
+	0x64646178: "dax",
+	0x50495045: "pipefs",
+	0x534f434b: "sockfs",
+	0x09041934: "anon_inodefs",
+	0x11307854: "mtd_inodefs",
+	0x73727279: "btrfs_test_fs",
+	0x444d4142: "dmabuf",
+	0x454d444d: "devmem",
+	0x5345434d: "secretmem",
+	0x474d454d: "guest_memfd",
+	// Defined in their own source files.
+	0x19800202: "mqueue",     // ipc/mqueue.c
+	0x62656570: "configfs",   // fs/configfs/mount.c
+	0x65735543: "fusectl",    // fs/fuse/control.c
+	0x67596969: "rpc_pipefs", // net/sunrpc/rpc_pipe.c
+	0x6e667364: "nfsd",       // fs/nfsd/nfsctl.c
 }
 
 // install writes the file at srcPath to dirPath/name as the package
@@ -63,12 +107,8 @@ func install(ctx context.Context, dirPath, name, srcPath string) (daemoncontract
 		return daemoncontract.InstallResult{}, err
 	}
 	defer d.close()
-	switch st, err := d.lstat(name); {
-	case errors.Is(err, fs.ErrNotExist):
-	case err != nil:
+	if err := d.checkTarget(name); err != nil {
 		return daemoncontract.InstallResult{}, err
-	case !isRegular(st) && !isSymlink(st):
-		return daemoncontract.InstallResult{}, fmt.Errorf("%w: %s is %s: Install replaces only a file or a symlink", ErrNotRegular, target, describe(st))
 	}
 
 	tmp, tmpName, err := d.createTemp(name)
@@ -80,11 +120,13 @@ func install(ctx context.Context, dirPath, name, srcPath string) (daemoncontract
 		err = ctx.Err() // the last moment to give up
 	}
 	if err == nil {
-		err = d.rename(tmpName, name)
+		err = d.renameLocked(ctx, tmpName, name)
 	}
 	if err != nil {
 		if rerr := d.unlink(tmpName); rerr != nil {
-			err = errors.Join(err, fmt.Errorf("install: and the temporary file %s could not be removed: %w", d.join(tmpName), rerr))
+			// The one case where Install leaves a file: see the package
+			// documentation.
+			return daemoncontract.InstallResult{}, fmt.Errorf("install: %s is as it was, but the temporary file %s is left behind, since removing it failed too (%w; an append-only directory, chattr +a, allows neither a rename nor a removal): remove it by hand; what failed first: %w", target, d.join(tmpName), rerr, err)
 		}
 		return daemoncontract.InstallResult{}, fmt.Errorf("install: %s is unchanged: %w", target, err)
 	}
@@ -130,6 +172,7 @@ func uninstall(ctx context.Context, dirPath, name, want string) error {
 	case st.Nlink != 1:
 		return fmt.Errorf("%w: %s has %d hard links, where a file that Install wrote has one", ErrNotOurs, path, st.Nlink)
 	}
+	hook(uninstallOpening)
 	f, hashed, err := d.openRegular(name, st)
 	if err != nil {
 		return err
@@ -151,28 +194,63 @@ func uninstall(ctx context.Context, dirPath, name, want string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("install: %s is kept: %w", path, err)
 	}
-	// Just before the unlink: the name still names the file that was
-	// hashed, unchanged since.
-	now, err := d.lstat(name)
+	unlock, err := d.lock(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("install: %s is kept: %w", path, err)
 	}
-	if !sameFile(now, hashed) {
-		return fmt.Errorf("%w: %s was replaced or changed after it was hashed", ErrNotOurs, path)
+	err = checkNotExecuted(f, path)
+	if err == nil {
+		err = d.unlinkChecked(name, hashed)
 	}
-	if err := d.unlink(name); err != nil {
+	unlock()
+	if err != nil {
 		return err
 	}
 	_ = syncDir(d) // the file is gone; a failed fsync means only that a crash may bring it back
 	return nil
 }
 
+// checkNotExecuted returns nil if the ETXTBSY probe (execProbe) finds that no
+// process executes the file f, the one Uninstall hashed at path, or cannot
+// tell; ErrRunning if one does.
+func checkNotExecuted(f *os.File, path string) error {
+	switch found, err := execProbe(f); {
+	case err != nil:
+		return fmt.Errorf("install: %s is kept: cannot tell whether a process runs it: %w", path, err)
+	case found == executed:
+		return fmt.Errorf("%w: %s: a process that /proc does not show this keeper runs it (another user's, one that is not dumpable, or one in another pid namespace), or the kernel reads it: open(2) for writing fails with ETXTBSY", ErrRunning, path)
+	}
+	return nil
+}
+
+// unlinkChecked removes name if it still names the file that hashed
+// describes, unchanged since, as far as fstat(2) can tell, and with one
+// link: the count is compared with 1, not with hashed's, since a link made
+// before the open is in both. The caller holds the directory's lock.
+func (d *dir) unlinkChecked(name string, hashed syscall.Stat_t) error {
+	now, err := d.lstat(name)
+	switch {
+	case err != nil:
+		return err
+	case !sameFile(now, hashed):
+		return fmt.Errorf("%w: %s was replaced or changed after it was hashed", ErrNotOurs, d.join(name))
+	case now.Nlink != 1:
+		return fmt.Errorf("%w: %s has %d hard links, where a file that Install wrote has one", ErrNotOurs, d.join(name), now.Nlink)
+	}
+	hook(uninstallUnlinking)
+	return d.unlink(name)
+}
+
 // openSource opens the file to install for reading. It must be a regular
-// file, or a symlink to one: stat(2) says so before anything opens it, so a
-// FIFO never blocks the open and a device is never read, and fstat(2) on
-// the opened descriptor says so again, for the same file, so that nothing
-// swapped in between is read either. A file of the kernel's pseudo file
-// systems is refused too (see pseudoFS).
+// file, or a symlink to one, of stored bytes: stat(2) says so first, and
+// then the file is opened with O_PATH (open(2): a descriptor that names the
+// file without opening it, so no driver's open runs and no writer waiting
+// on a FIFO is let through), fstat(2) on that descriptor says again that it
+// is the same regular file (device, inode, type), and fstatfs(2) that its
+// file system is not one of the kernel's pseudo file systems (see
+// pseudoFS). Only then is that very file opened to read, through
+// /proc/self/fd/<n> (proc(5)), and checked once more. What a symlink
+// named at stat(2), swapped before the open, is never opened to read.
 func openSource(path string) (*os.File, error) {
 	var st syscall.Stat_t
 	if err := syscall.Stat(path, &st); err != nil {
@@ -181,33 +259,75 @@ func openSource(path string) (*os.File, error) {
 	if !isRegular(st) {
 		return nil, fmt.Errorf("%w: the source %s is %s", ErrNotRegular, path, describe(st))
 	}
-	betweenStatAndOpen()
-	fd, err := retry(func() (int, error) {
-		return syscall.Open(path, syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY|syscall.O_CLOEXEC, 0)
-	})
+	hook(sourceStatted)
+	pfd, err := retry(func() (int, error) { return syscall.Open(path, oPath|syscall.O_CLOEXEC, 0) })
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer syscall.Close(pfd)
+	var pst syscall.Stat_t
+	if err := syscall.Fstat(pfd, &pst); err != nil {
+		return nil, &fs.PathError{Op: "fstat", Path: path, Err: err}
+	}
+	if err := sameRegular(pst, st); err != nil {
+		return nil, fmt.Errorf("%w: the source %s changed between stat and open: %w", ErrNotRegular, path, err)
+	}
+	var sfs syscall.Statfs_t
+	if err := syscall.Fstatfs(pfd, &sfs); err != nil {
+		return nil, &fs.PathError{Op: "fstatfs", Path: path, Err: err}
+	}
+	if name, ok := pseudoFS[uint32(sfs.Type)]; ok {
+		return nil, fmt.Errorf("%w: the source %s is a file of %s (statfs(2) f_type %#x), a pseudo file system whose files hold the kernel's state, not stored bytes", ErrNotRegular, path, name, uint32(sfs.Type))
+	}
+	fd, err := retry(func() (int, error) {
+		return syscall.Open(procFD(pfd), syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY|syscall.O_CLOEXEC, 0)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("install: opening the source %s to read it, through %s (is /proc mounted?): %w", path, procFD(pfd), err)
 	}
 	opened, _, err := checkOpened(fd, path, st)
 	if err != nil {
 		syscall.Close(fd)
-		return nil, fmt.Errorf("%w: the source %s changed between stat and open: %w", ErrNotRegular, path, err)
-	}
-	var sfs syscall.Statfs_t
-	if err := syscall.Fstatfs(fd, &sfs); err != nil {
-		opened.Close()
-		return nil, &fs.PathError{Op: "fstatfs", Path: path, Err: err}
-	}
-	if name, ok := pseudoFS[uint32(sfs.Type)]; ok {
-		opened.Close()
-		return nil, fmt.Errorf("%w: the source %s is a file of %s, which holds the kernel's state, not stored bytes", ErrNotRegular, path, name)
+		return nil, fmt.Errorf("%w: the source %s changed while it was opened: %w", ErrNotRegular, path, err)
 	}
 	return opened, nil
 }
 
-// betweenStatAndOpen does nothing. Tests replace it, to swap the source
-// where a race would.
-var betweenStatAndOpen = func() {}
+// procFD is the name under which proc(5) shows this process's descriptor
+// fd: opening it opens the file fd refers to, whatever its path now
+// names.
+func procFD(fd int) string { return "/proc/self/fd/" + strconv.Itoa(fd) }
+
+// sameRegular says why fst, what fstat(2) says of a descriptor, is not the
+// regular file st describes (the same device and inode), or returns nil.
+func sameRegular(fst, st syscall.Stat_t) error {
+	if !isRegular(fst) || fst.Dev != st.Dev || fst.Ino != st.Ino {
+		return fmt.Errorf("it is now %s, inode %d", describe(fst), fst.Ino)
+	}
+	return nil
+}
+
+// hook does nothing. Tests replace it, to act at a point of Install or
+// Uninstall where a race would: another process that swaps a file, or a
+// concurrent call.
+var hook = func(point) {}
+
+// point names a place where Install or Uninstall calls hook.
+type point int
+
+const (
+	// sourceStatted: Install has stat(2)ed the source, and not opened it yet.
+	sourceStatted point = iota
+	// uninstallOpening: Uninstall has found a regular file with one link
+	// at the name, and not opened it yet.
+	uninstallOpening
+	// uninstallUnlinking: Uninstall holds the directory's lock, and its
+	// last check has passed; unlinkat(2) comes next.
+	uninstallUnlinking
+	// lockBusy: another call, or another process, holds the directory's
+	// lock; the caller waits for it.
+	lockBusy
+)
 
 // checkOpened checks that fd, just opened with O_NONBLOCK for path, is the
 // regular file that st describes, and returns it as an *os.File in
@@ -217,8 +337,8 @@ func checkOpened(fd int, path string, st syscall.Stat_t) (*os.File, syscall.Stat
 	if err := syscall.Fstat(fd, &fst); err != nil {
 		return nil, fst, err
 	}
-	if !isRegular(fst) || fst.Dev != st.Dev || fst.Ino != st.Ino {
-		return nil, fst, fmt.Errorf("it is now %s, inode %d", describe(fst), fst.Ino)
+	if err := sameRegular(fst, st); err != nil {
+		return nil, fst, err
 	}
 	if err := syscall.SetNonblock(fd, false); err != nil {
 		return nil, fst, err
@@ -314,6 +434,77 @@ var tempSuffix = func() string {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b) // never fails (crypto/rand)
 	return hex.EncodeToString(b)
+}
+
+// lock takes the directory's lock (flock(2) LOCK_EX on its descriptor),
+// for the last check and the one change of an Install (the rename) or an
+// Uninstall (the unlink), so that they take turns: an Uninstall's last
+// check and its unlink never have an Install's rename between them. It
+// waits while another holds the lock, until ctx ends, and returns the
+// function that releases it.
+//
+// flock(2): the lock belongs to the open file description, and every call
+// opens the directory itself, so two calls of one process exclude each
+// other as two processes do. It is advisory: a writer that does not take it
+// (mv, cp, another installer) is not held back. It is polled (LOCK_NB)
+// rather than waited for, because flock needs no write permission: anyone
+// who may open the directory may hold the lock, and a call must still end
+// when its context does. (Over NFS, flock is emulated with fcntl(2) locks,
+// and an exclusive one needs a file open for writing, which a directory
+// never is: the lock fails there, and with it the call.)
+func (d *dir) lock(ctx context.Context) (unlock func(), err error) {
+	wait := time.Millisecond
+	for {
+		err := syscall.Flock(d.fd, syscall.LOCK_EX|syscall.LOCK_NB)
+		switch {
+		case err == nil:
+			return func() { _ = syscall.Flock(d.fd, syscall.LOCK_UN) }, nil
+		case err == syscall.EINTR:
+			continue
+		case err != syscall.EWOULDBLOCK:
+			return nil, &fs.PathError{Op: "flock", Path: d.path, Err: err}
+		}
+		hook(lockBusy)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("install: waiting for the lock of %s, which another Install or Uninstall holds (of this process or another): %w", d.path, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, maxLockWait)
+	}
+}
+
+// maxLockWait is the longest pause between two attempts at the lock.
+const maxLockWait = 50 * time.Millisecond
+
+// checkTarget checks that name, the target of an Install, is absent, a
+// regular file or a symlink: what Install may replace. rename(2) would
+// replace a FIFO or a device just as well, and fail for a directory.
+func (d *dir) checkTarget(name string) error {
+	switch st, err := d.lstat(name); {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return err
+	case !isRegular(st) && !isSymlink(st):
+		return fmt.Errorf("%w: %s is %s: Install replaces only a file or a symlink", ErrNotRegular, d.join(name), describe(st))
+	}
+	return nil
+}
+
+// renameLocked renames oldName over newName, under the directory's lock,
+// once checkTarget has looked at newName again: what was there when the
+// copy began may have been replaced since.
+func (d *dir) renameLocked(ctx context.Context, oldName, newName string) error {
+	unlock, err := d.lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := d.checkTarget(newName); err != nil {
+		return err
+	}
+	return d.rename(oldName, newName)
 }
 
 // rename renames oldName over newName: renameat(2), which replaces what

@@ -2,6 +2,7 @@ package install_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -13,6 +14,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"sync"
 	"syscall"
 	"testing"
@@ -24,16 +27,90 @@ import (
 	"github.com/rbee-keeper/daemoncontract/internal/testenv"
 )
 
+// helperMode names what the test binary does when it runs as a helper
+// (see TestMain).
+const helperMode = "INSTALL_TEST_HELPER"
+
+// lockDir names the directory that a helper in mode "lock" locks.
+const lockDir = "INSTALL_TEST_LOCK_DIR"
+
+// The helper that exits its main thread must run TestMain on that thread:
+// LockOSThread in init keeps the main goroutine there (runtime package).
+func init() {
+	if os.Getenv(helperMode) == "leader-exits" {
+		runtime.LockOSThread()
+	}
+}
+
 // The test binary doubles as the daemon that the tests install and run:
-// with INSTALL_TEST_HELPER=wait it writes "ready" and waits for its stdin
-// to close, so that it cannot outlive the test.
+// with INSTALL_TEST_HELPER set it writes "ready" and waits for its stdin
+// to close, so that it cannot outlive the test. The mode says what it does
+// first: "wait" nothing; "nondumpable" makes itself not dumpable
+// (prctl(2) PR_SET_DUMPABLE, as a daemon that handles secrets does);
+// "leader-exits" ends its main thread, the thread group leader, and runs
+// on in another thread (see leaderExits); "lock" takes the lock of the
+// directory that INSTALL_TEST_LOCK_DIR names, as Install and Uninstall
+// take it (flock(2) LOCK_EX), and holds it until it exits.
 func TestMain(m *testing.M) {
-	if os.Getenv("INSTALL_TEST_HELPER") == "wait" {
-		os.Stdout.WriteString("ready\n")
-		_, _ = io.Copy(io.Discard, os.Stdin)
-		os.Exit(0)
+	switch os.Getenv(helperMode) {
+	case "wait":
+		waitForStdin()
+	case "nondumpable":
+		const prSetDumpable = 4 // include/uapi/linux/prctl.h
+		if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prSetDumpable, 0, 0); errno != 0 {
+			os.Stderr.WriteString("prctl(PR_SET_DUMPABLE, 0): " + errno.Error() + "\n")
+			os.Exit(2)
+		}
+		waitForStdin()
+	case "leader-exits":
+		leaderExits()
+	case "lock":
+		f, err := os.Open(os.Getenv(lockDir))
+		if err == nil {
+			err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+		}
+		if err != nil {
+			os.Stderr.WriteString("lock: " + err.Error() + "\n")
+			os.Exit(2)
+		}
+		waitForStdin()
 	}
 	os.Exit(m.Run())
+}
+
+// waitForStdin writes "ready", and exits once stdin closes.
+func waitForStdin() {
+	os.Stdout.WriteString("ready\n")
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	os.Exit(0)
+}
+
+// leaderExits ends the main thread with exit(2), which ends one thread, not
+// the process: the process runs on in its other threads, and its leader
+// stays behind as a zombie until they end. Another goroutine writes "ready"
+// once the leader is a zombie, and waits for stdin to close.
+func leaderExits() {
+	pid := os.Getpid()
+	if tid := syscall.Gettid(); tid != pid {
+		os.Stderr.WriteString("leader-exits: TestMain does not run on the main thread\n")
+		os.Exit(2)
+	}
+	go func() {
+		// proc(5): the third field of /proc/<pid>/task/<tid>/stat is the
+		// thread's state; Z once the leader has exited.
+		stat := "/proc/" + strconv.Itoa(pid) + "/task/" + strconv.Itoa(pid) + "/stat"
+		for {
+			b, err := os.ReadFile(stat)
+			if i := bytes.LastIndexByte(b, ')'); err == nil && i >= 0 && bytes.HasPrefix(b[i:], []byte(") Z")) {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		waitForStdin()
+	}()
+	// Through Syscall, not RawSyscall: the runtime hands this thread's P to
+	// another thread, so the goroutine above runs.
+	_, _, _ = syscall.Syscall(syscall.SYS_EXIT, 0, 0, 0)
 }
 
 // daemon is the binary_name of every install, and the daemon_name of every
@@ -249,12 +326,19 @@ type helper struct {
 	once  sync.Once
 }
 
-// start runs the binary at path as a helper (see TestMain), and returns
-// once it is ready. It stops when the test ends, if not before.
+// start runs the binary at path as a helper that only waits (see
+// TestMain), and returns once it is ready. It stops when the test ends, if
+// not before.
 func start(t *testing.T, path string) *helper {
 	t.Helper()
+	return startHelper(t, path, "wait")
+}
+
+// startHelper is start, for a helper in the given mode.
+func startHelper(t *testing.T, path, mode string) *helper {
+	t.Helper()
 	cmd := exec.Command(path)
-	cmd.Env = append(os.Environ(), "INSTALL_TEST_HELPER=wait", "GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0")
+	cmd.Env = append(os.Environ(), helperMode+"="+mode, "GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0")
 	stdin, err := cmd.StdinPipe()
 	require.NoError(t, err)
 	stdout, err := cmd.StdoutPipe()

@@ -13,23 +13,31 @@
 // where dir is target_path, or the policy's first directory when the config
 // has none. It writes a temporary file in that directory, created
 // exclusively (O_CREAT|O_EXCL, never through a symlink) and readable by its
-// owner only, copies the source into it while it computes the SHA-256 of
-// the bytes it writes, fsyncs it, sets its mode to 0755 (fchmod, which the
-// umask does not touch), renames it over the target (rename(2): the name
-// then names the new file, at once, for every reader) and fsyncs the
-// directory. A reader of the target sees the old binary or the new one,
-// whole, never a mix. A regular file or a symlink at the target is
-// replaced, never written through: what a symlink there points to is never
-// opened, and another hard link to the old file keeps the old bytes. The
-// receipt, an [daemoncontract.InstallResult], carries the path, the time in
-// whole seconds, and the hash.
+// owner only, copies the source into it while it computes the SHA-256 of the
+// bytes it writes, fsyncs it, sets its mode to 0755 (fchmod, which the umask
+// does not touch), renames it over the target (rename(2): the name then
+// names the new file, at once, for every reader) under the directory's lock
+// (see below), and fsyncs the directory. A reader of the target sees the old
+// binary or the new one, whole, never a mix. Only a regular file or a
+// symlink at the target is replaced (looked for before the copy, and again
+// just before the rename), never written through: what a symlink there
+// points to is never opened, and another hard link to the old file keeps the
+// old bytes. The receipt, an [daemoncontract.InstallResult], carries the
+// path, the time in whole seconds, and the hash.
 //
 // Until the rename, every error, a cancelled context included (the copy
-// checks it before every MiB), removes the temporary file (should that
-// fail too, the error names the file) and leaves the target as it was. The rename is the last change: after it, only the fsync
-// of the directory can fail, and then Install returns the receipt with the
-// error, because the new binary is in place (a crash may still undo the
-// rename).
+// checks it before every MiB), leaves the target as it was and removes the
+// temporary file. Should that removal fail too, the file stays, and the
+// error names it and wraps both causes: the one case, a crash aside, where
+// Install leaves a file behind. A directory with the append-only attribute
+// (chattr +a) is such a case: it lets a file be created, but neither renamed
+// nor removed. Install cannot tell before it tries: the attribute is read
+// with an ioctl(2) (FS_IOC_GETFLAGS) or statx(2), whose argument is a
+// pointer that package syscall passes only through package unsafe, which
+// this package does not import. The rename is the last change: after it,
+// only the fsync of the directory can fail, and then Install returns the
+// receipt with the error, because the new binary is in place (a crash may
+// still undo the rename).
 //
 // # Uninstall
 //
@@ -46,11 +54,15 @@
 //     [ErrNotRegular]; a file with other hard links is not one Install made);
 //   - its bytes hash to the receipt's sha256 ([ErrNotOurs] otherwise: it was
 //     replaced, upgraded, or never installed);
-//   - no process runs it: no /proc/<pid>/exe names the same file, compared
-//     by device and inode ([ErrRunning]);
-//   - just before the unlink, the name still names the file that was hashed,
-//     as far as fstat(2) can tell unchanged since: the same device, inode,
-//     links, size, mode, and modification and change times.
+//   - no process runs it ([ErrRunning]), by two tests (see Running
+//     processes below): no /proc/<pid>/exe, nor /proc/<pid>/task/<tid>/exe
+//     where the leader has exited, names the same file (device and inode),
+//     and, just before the unlink, open(2) for writing does not fail with
+//     ETXTBSY;
+//   - just before the unlink, under the directory's lock, the name still
+//     names the file that was hashed, as far as fstat(2) can tell unchanged
+//     since (the same device, inode, links, size, mode, and modification and
+//     change times), and still with one link.
 //
 // Every file operation goes through a descriptor of the directory, opened
 // once (openat(2) with O_NOFOLLOW, unlinkat(2) without AT_REMOVEDIR, which
@@ -59,21 +71,77 @@
 // fsync of the directory after it is best effort, and its error is not
 // reported, because the file is already gone.
 //
+// # Running processes
+//
+// Uninstall looks for a process that runs the binary in two ways, since
+// neither sees every one:
+//
+//   - The /proc scan (proc(5)) compares /proc/<pid>/exe of every process,
+//     and /proc/<pid>/task/<tid>/exe of a process whose main thread has
+//     exited (its own exe link is gone then), with the file, by device and
+//     inode. It names the pid in the error. It sees only what /proc lets
+//     the keeper see: the exe link of a process is readable only where
+//     ptrace(2)'s PTRACE_MODE_READ check passes, and unless the keeper has
+//     CAP_SYS_PTRACE (root has it, but in a container often not), it does
+//     not for another user's process, a process that is not dumpable
+//     (prctl(2) PR_SET_DUMPABLE: one that changed its credentials, or
+//     guards secrets), or one with capabilities the keeper lacks. Nor does
+//     it see a process of a pid namespace that this /proc does not show (a
+//     sibling container's).
+//   - The ETXTBSY probe opens the very file that was hashed again, through
+//     /proc/self/fd, for writing, and closes it at once without writing
+//     (nothing changes; inotify(7) reports an open and a close-after-write):
+//     open(2) fails with ETXTBSY while any process executes the file,
+//     whoever's, in whatever pid namespace. It needs write permission on the
+//     file, which the keeper has on what Install wrote as the keeper, or as
+//     root; where it has none (EACCES), and for an immutable file (EPERM) or
+//     a read-only mount (EROFS), it cannot tell, and the scan decides alone.
+//     ETXTBSY also means that the kernel itself reads the file (a module or
+//     firmware being loaded), which Uninstall refuses too. For the instant
+//     the probe holds the file open for writing, an execve(2) of it fails
+//     with ETXTBSY, in a child this process forks in that instant too.
+//
+// Neither sees a program that ld.so started (ld.so is then its executable,
+// and the binary is only mapped), a binary mapped as a library, or a
+// process that starts the binary after the check; and on Linux 6.11 and
+// 6.12 releases that deny no write to a running executable (commit
+// 2a010c412853, reverted for 6.13 by 3b832035387f), the probe sees nothing.
+//
+// # The directory's lock
+//
+// Install's rename, and Uninstall's last check and its unlink, hold the
+// directory's lock: flock(2) LOCK_EX on the descriptor of the directory.
+// Calls of this package take turns there, in one process or in many: an
+// Install's rename never falls between an Uninstall's last check and its
+// unlink, so an old receipt never removes the binary that a concurrent
+// Install wrote. A call waits while another holds the lock (it polls, with
+// pauses that grow to 50 ms), until its context ends; it then changes
+// nothing.
+//
 // # What it cannot know
 //
-//   - A process of another user that runs the binary is invisible to a
-//     keeper that is not root: its /proc/<pid>/exe cannot be read, and
-//     Uninstall skips it. So is a process in another pid namespace (another
-//     container), which this /proc does not list. Nor does Uninstall see a
-//     process that runs the binary other than as its executable (loaded as a
-//     library, or by ld.so), or one that starts it after the check.
+//   - A process that runs the binary other than as its executable (started
+//     by ld.so, or loaded as a library), or starts it after the check, is
+//     not seen; nor is any process the /proc scan cannot see, where the
+//     ETXTBSY probe cannot tell (see Running processes).
+//   - A read that never returns (a hung FUSE or network file system) holds
+//     up Install, or Uninstall's hash, whatever the context: the context is
+//     checked between reads, not during one.
 //   - Anyone who may write to the directory can race any remover: between
 //     the last check and unlinkat(2), such a writer can rename another file
 //     into the name, and that file is removed. The check just before the
-//     unlink narrows the window to one system call; it cannot close it. Keep
-//     the policy's directories writable by the keeper alone. The same writer
+//     unlink narrows the window to one system call; it cannot close it. The
+//     directory's lock holds back this package's calls only: flock(2) is
+//     advisory, and mv, cp or another installer do not take it. Keep the
+//     policy's directories writable by the keeper alone. The same writer
 //     can replace Install's temporary file before the rename; the receipt's
 //     hash then does not match what is installed, and Uninstall refuses it.
+//   - Anyone who may open a policy directory may take its lock (flock(2)
+//     needs no write permission), and so make Install and Uninstall wait
+//     until their context ends. Where flock(2) fails on a directory (over
+//     NFS, which emulates it with fcntl(2) locks, and an exclusive one of
+//     those needs a file open for writing), Install and Uninstall fail, and
+//     change nothing.
 //   - A file's times move in steps of the kernel's clock tick (a few
 //     milliseconds). A write into the file after Uninstall hashed it, within
 //     the same tick as the file's change before it, leaves its times as they
@@ -94,7 +162,9 @@
 //     reached without following symlinks.
 //   - A crash during Install (SIGKILL, power loss) can leave a temporary file
 //     named .<binary_name>.<random>.tmp in the directory; no later call
-//     removes it, since nothing proves it is Install's.
+//     removes it, since nothing proves it is Install's. So can an error
+//     after which its removal fails (an append-only directory: see
+//     Install above); the error then names the file.
 //
 // The package is written for Linux, which defines /proc/<pid>/exe; elsewhere
 // Install and Uninstall check their messages and the policy, and then
@@ -149,20 +219,31 @@ var (
 
 // Install installs the binary that cfg describes into a directory of p, and
 // returns its receipt. See the package documentation for how, and for what
-// it leaves behind on an error (nothing).
+// it leaves behind on an error (nothing, but in the one case it names).
 //
 // cfg must pass Validate (else its *daemoncontract.FieldError is returned),
-// and must have a binary_path: this installer finds no binary by itself.
-// The directory is target_path, or p.Dirs[0] when cfg has none; it must be
-// one of p.Dirs ([ErrNotAllowed]). The source must be a regular file, or a
+// and must have a binary_path: this installer finds no binary by itself. The
+// directory is target_path, or p.Dirs[0] when cfg has none; it must be one
+// of p.Dirs ([ErrNotAllowed]). The source must be a regular file, or a
 // symlink to one; a directory, a device, a FIFO or a socket is
-// [ErrNotRegular], found by stat(2) before it is opened, so that a FIFO
-// does not block and a device is never read. Should one be swapped in
-// between, the open does not block (O_NONBLOCK) and fstat(2) on the
-// descriptor refuses it before a byte is read. A pseudo-file of the
-// kernel's (/proc, /sys and the like), whose bytes are the kernel's state,
-// is [ErrNotRegular] too, and so is a directory or a special file at the
-// target.
+// [ErrNotRegular], refused before it is opened, so that a FIFO does not
+// block, no writer waiting on it is let through, and no device's driver
+// runs. The source is looked at through stat(2), then through a descriptor
+// opened with O_PATH, which names the file without opening it (open(2)):
+// fstat(2) on it must find the same regular file, and fstatfs(2) a file
+// system of stored bytes. Only then is that very file opened to read,
+// through /proc/self/fd (proc(5)), so a source swapped after the stat(2) is
+// never opened to read. A pseudo-file of the kernel's, whose bytes are the
+// kernel's state, is [ErrNotRegular] too, and the error names its file
+// system: those of /proc, /sys, nsfs, mqueue and every other pseudo file
+// system of linux/magic.h, and five more (see pseudoFS in fs_linux.go, and
+// the README for why it is a denylist); one newer than that list is not
+// refused.
+//
+// A directory or a special file at the target is [ErrNotRegular] too,
+// looked for before the copy and again just before the rename (under the
+// directory's lock), since rename(2) would replace a FIFO or a device
+// without a word.
 //
 // The receipt's binary_path is <dir>/<binary_name>, its install_time the
 // time of the rename in whole seconds (UTC), and its sha256 the hash of the

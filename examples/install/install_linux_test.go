@@ -1,15 +1,16 @@
 package install_test
 
+// Install: what it writes, where, and what it leaves on an error.
+
 import (
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io/fs"
-	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"syscall"
 	"testing"
@@ -22,8 +23,6 @@ import (
 	"github.com/rbee-keeper/daemoncontract/examples/install"
 	"github.com/rbee-keeper/daemoncontract/internal/testenv"
 )
-
-// Install
 
 func TestInstallWritesTheBinaryWithMode0755AndReturnsItsReceipt(t *testing.T) {
 	// A umask that would take every bit but the owner's from a mode given
@@ -88,6 +87,27 @@ func TestInstallRequiresABinaryPath(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "binary_path is required: this installer finds no binary by itself")
 	assert.Equal(t, before, snapshot(t, dir))
+}
+
+func TestInstallValidatesTheConfigFirst(t *testing.T) {
+	// An invalid name, a directory outside the policy and a FIFO source:
+	// the config's error comes first, and nothing is looked at.
+	dir, outside := newDir(t, "bin"), newDir(t, "outside")
+	fifo := filepath.Join(newDir(t, "sources"), "fifo")
+	drain := fifoWithWriter(t, fifo, []byte("x"))
+	before := snapshot(t, dir, outside)
+	w := watch(t, fifo)
+	cfg := config(fifo, outside)
+	cfg.BinaryName = "../" + daemon
+	_, err := install.Install(context.Background(), install.Policy{Dirs: []string{dir}}, cfg)
+	var fe *daemoncontract.FieldError
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, "binary_name", fe.Field)
+	assert.NotErrorIs(t, err, install.ErrNotAllowed)
+	assert.NotErrorIs(t, err, install.ErrNotRegular)
+	assert.Empty(t, w.events(t))
+	assert.Equal(t, before, snapshot(t, dir, outside))
+	assert.Equal(t, []byte("x"), drain())
 }
 
 func TestInstallAllowsOnlyThePolicysDirectoriesAsWritten(t *testing.T) {
@@ -155,121 +175,6 @@ func TestInstallAllowsOnlyThePolicysDirectoriesAsWritten(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, filepath.Join(allowed, daemon), r.BinaryPath)
 	})
-}
-
-func TestInstallRefusesASourceThatIsNotARegularFileBeforeOpeningIt(t *testing.T) {
-	dir := newDir(t, "bin")
-	p := install.Policy{Dirs: []string{dir}}
-	srcDir := newDir(t, "sources")
-	// A deadline bounds the damage should a device ever be copied.
-	ctx := func(t *testing.T) context.Context {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		t.Cleanup(cancel)
-		return ctx
-	}
-
-	t.Run("a FIFO, with a writer waiting", func(t *testing.T) {
-		fifo := filepath.Join(srcDir, "fifo")
-		payload := []byte("what a writer sends")
-		drain := fifoWithWriter(t, fifo, payload)
-		before := snapshot(t, dir)
-		w := watch(t, fifo)
-		_, err := install.Install(ctx(t), p, config(fifo, dir))
-		assert.ErrorIs(t, err, install.ErrNotRegular)
-		assert.Empty(t, w.events(t), "the FIFO is never opened")
-		assert.Equal(t, before, snapshot(t, dir), "nothing is written")
-		assert.Equal(t, payload, drain(), "the writer was still waiting: no one opened the FIFO")
-	})
-	t.Run("a FIFO without a writer does not block", func(t *testing.T) {
-		fifo := filepath.Join(srcDir, "lonely-fifo")
-		require.NoError(t, syscall.Mkfifo(fifo, 0o644))
-		err := returns(t, func() error { _, err := install.Install(context.Background(), p, config(fifo, dir)); return err })
-		assert.ErrorIs(t, err, install.ErrNotRegular)
-	})
-	t.Run("a character device made with mknod", func(t *testing.T) {
-		dev := filepath.Join(srcDir, "null")
-		mknodNull(t, dev)
-		before := snapshot(t, dir)
-		w := watch(t, dev)
-		_, err := install.Install(ctx(t), p, config(dev, dir))
-		assert.ErrorIs(t, err, install.ErrNotRegular)
-		assert.Empty(t, w.events(t), "the device is never opened")
-		assert.Equal(t, before, snapshot(t, dir), "nothing is written")
-	})
-	t.Run("a directory", func(t *testing.T) {
-		before := snapshot(t, dir)
-		_, err := install.Install(ctx(t), p, config(srcDir, dir))
-		assert.ErrorIs(t, err, install.ErrNotRegular)
-		assert.Equal(t, before, snapshot(t, dir))
-	})
-	t.Run("a socket", func(t *testing.T) {
-		sock := filepath.Join(srcDir, "sock")
-		ln, err := net.Listen("unix", sock)
-		require.NoError(t, err)
-		defer ln.Close()
-		before := snapshot(t, dir)
-		_, err = install.Install(ctx(t), p, config(sock, dir))
-		assert.ErrorIs(t, err, install.ErrNotRegular)
-		assert.Equal(t, before, snapshot(t, dir))
-	})
-	for _, target := range []string{"/dev/zero", "/proc/self/environ"} {
-		t.Run("a symlink to "+target, func(t *testing.T) {
-			// Validate does not see through a symlink: the installer
-			// itself refuses a device, and a pseudo-file of /proc.
-			link := filepath.Join(srcDir, filepath.Base(target))
-			require.NoError(t, os.Symlink(target, link))
-			before := snapshot(t, dir)
-			_, err := install.Install(ctx(t), p, config(link, dir))
-			assert.ErrorIs(t, err, install.ErrNotRegular)
-			assert.Equal(t, before, snapshot(t, dir))
-		})
-		t.Run(target+" itself", func(t *testing.T) {
-			// Validate may refuse the path before the installer looks.
-			before := snapshot(t, dir)
-			_, err := install.Install(ctx(t), p, config(target, dir))
-			assert.True(t, errors.Is(err, daemoncontract.ErrInvalidValue) || errors.Is(err, install.ErrNotRegular), "%v", err)
-			assert.Equal(t, before, snapshot(t, dir))
-		})
-	}
-	t.Run("a symlink to a file of /sys", func(t *testing.T) {
-		var sysFile string
-		files, _ := filepath.Glob("/sys/kernel/*")
-		for _, f := range files {
-			if fi, err := os.Stat(f); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o444 != 0 {
-				sysFile = f
-				break
-			}
-		}
-		if sysFile == "" {
-			testenv.Skipf(t, "no readable file under /sys/kernel: is sysfs mounted?")
-		}
-		link := filepath.Join(srcDir, "sys")
-		require.NoError(t, os.Symlink(sysFile, link))
-		before := snapshot(t, dir)
-		_, err := install.Install(ctx(t), p, config(link, dir))
-		assert.ErrorIs(t, err, install.ErrNotRegular, sysFile)
-		assert.Equal(t, before, snapshot(t, dir))
-	})
-	t.Run("an absent file", func(t *testing.T) {
-		before := snapshot(t, dir)
-		_, err := install.Install(ctx(t), p, config(filepath.Join(srcDir, "absent"), dir))
-		assert.ErrorIs(t, err, fs.ErrNotExist)
-		assert.Equal(t, before, snapshot(t, dir))
-	})
-}
-
-func TestInstallFollowsASymlinkToARegularSource(t *testing.T) {
-	dir := newDir(t, "bin")
-	data := randomBytes(5000, 4)
-	link := filepath.Join(newDir(t, "links"), "current")
-	require.NoError(t, os.Symlink(source(t, data), link))
-	r, err := install.Install(context.Background(), install.Policy{Dirs: []string{dir}}, config(link, dir))
-	require.NoError(t, err)
-	assert.Equal(t, new(sum(data)), r.SHA256)
-	assert.Equal(t, sum(data), hashFile(r.BinaryPath))
-	fi, err := os.Lstat(r.BinaryPath)
-	require.NoError(t, err)
-	assert.True(t, fi.Mode().IsRegular(), "a copy, not a symlink")
 }
 
 func TestInstallReplacesASymlinkAtTheTargetNeverWritingThroughIt(t *testing.T) {
@@ -405,6 +310,58 @@ func TestInstallReplacesTheBinaryAtomicallyForAConcurrentReader(t *testing.T) {
 	assert.Equal(t, []string{daemon}, entries(t, dir))
 }
 
+func TestInstallWritesInTheDirectoryItOpened(t *testing.T) {
+	// The same swap while Install copies: the binary lands in the
+	// directory Install opened, and nothing is written through the symlink.
+	root := t.TempDir()
+	dir, moved, other := filepath.Join(root, "bin"), filepath.Join(root, "moved"), filepath.Join(root, "other")
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	require.NoError(t, os.Mkdir(other, 0o755))
+	data := randomBytes(3<<20, 26)
+	src := source(t, data)
+	swapped := false
+	ctx := countingContext{context.Background(), func() {
+		if !swapped && len(temporaryFiles(t, dir)) == 1 {
+			swapped = true
+			require.NoError(t, os.Rename(dir, moved))
+			require.NoError(t, os.Symlink(other, dir))
+		}
+	}}
+	r, err := install.Install(ctx, install.Policy{Dirs: []string{dir}}, config(src, dir))
+	require.NoError(t, err)
+	require.True(t, swapped)
+	assert.Equal(t, sum(data), hashFile(filepath.Join(moved, daemon)))
+	assert.Equal(t, new(sum(data)), r.SHA256)
+	assert.Empty(t, entries(t, other), "nothing is written through the symlink")
+}
+
+func TestInstallNeverWritesThroughASymlinkAtItsTemporaryName(t *testing.T) {
+	// Someone who guessed the temporary file's name put a symlink there,
+	// to a victim: O_CREAT|O_EXCL refuses the name, and Install takes
+	// another.
+	root := t.TempDir()
+	dir := filepath.Join(root, "bin")
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	victim := filepath.Join(root, "victim")
+	require.NoError(t, os.WriteFile(victim, []byte("kept"), 0o644))
+	require.NoError(t, os.Symlink(victim, filepath.Join(dir, ".queen-rbee.guessed.tmp")))
+	suffixes := []string{"guessed", "other"}
+	install.TempSuffix(t, func() string { s := suffixes[0]; suffixes = suffixes[1:]; return s })
+	src := filepath.Join(t.TempDir(), "queen-rbee")
+	require.NoError(t, os.WriteFile(src, []byte("the binary"), 0o755))
+
+	_, err := install.Install(context.Background(), install.Policy{Dirs: []string{dir}},
+		daemoncontract.InstallConfig{BinaryName: "queen-rbee", BinaryPath: &src, TargetPath: &dir})
+	require.NoError(t, err)
+	assert.Empty(t, suffixes, "a second name was taken")
+	got, err := os.ReadFile(victim)
+	require.NoError(t, err)
+	assert.Equal(t, "kept", string(got))
+	link, err := os.Readlink(filepath.Join(dir, ".queen-rbee.guessed.tmp"))
+	require.NoError(t, err)
+	assert.Equal(t, victim, link, "someone else's symlink is left alone")
+}
+
 func TestInstallCancelledMidCopyLeavesTheOldBinaryAndNoTemporaryFile(t *testing.T) {
 	// With no umask, what the temporary file's mode at creation is shows.
 	old := syscall.Umask(0)
@@ -448,434 +405,150 @@ func TestInstallCancelledMidCopyLeavesTheOldBinaryAndNoTemporaryFile(t *testing.
 }
 
 func TestInstallLeavesNoTemporaryFileWhenTheRenameFails(t *testing.T) {
-	// While the copy is under way, someone puts a directory where the old
-	// binary was: the rename fails, and the temporary file goes.
+	// The target is immutable (chattr +i; ioctl_iflags(2)), which the
+	// checks before the rename do not look at: rename(2) fails with EPERM,
+	// and the temporary file goes.
 	dir := newDir(t, "bin")
 	target := filepath.Join(dir, daemon)
-	writeFile(t, target, []byte("old"), 0o755)
-	src := source(t, randomBytes(3<<20, 22))
-	ctx := countingContext{context.Background(), func() {
-		if len(temporaryFiles(t, dir)) == 1 {
-			if fi, err := os.Lstat(target); err == nil && !fi.IsDir() {
-				require.NoError(t, os.Remove(target))
-				require.NoError(t, os.Mkdir(target, 0o755))
-				writeFile(t, filepath.Join(target, "inside"), []byte("kept"), 0o644)
-			}
-		}
-	}}
-	_, err := install.Install(ctx, install.Policy{Dirs: []string{dir}}, config(src, dir))
-	assert.ErrorIs(t, err, syscall.EISDIR)
-	assert.Equal(t, []string{daemon}, entries(t, dir), "no temporary file is left")
-	assert.Equal(t, []string{"inside"}, entries(t, target), "the directory is untouched")
-}
-
-func TestInstallValidatesTheConfigFirst(t *testing.T) {
-	// An invalid name, a directory outside the policy and a FIFO source:
-	// the config's error comes first, and nothing is looked at.
-	dir, outside := newDir(t, "bin"), newDir(t, "outside")
-	fifo := filepath.Join(newDir(t, "sources"), "fifo")
-	drain := fifoWithWriter(t, fifo, []byte("x"))
-	before := snapshot(t, dir, outside)
-	w := watch(t, fifo)
-	cfg := config(fifo, outside)
-	cfg.BinaryName = "../" + daemon
-	_, err := install.Install(context.Background(), install.Policy{Dirs: []string{dir}}, cfg)
-	var fe *daemoncontract.FieldError
-	require.ErrorAs(t, err, &fe)
-	assert.Equal(t, "binary_name", fe.Field)
-	assert.NotErrorIs(t, err, install.ErrNotAllowed)
-	assert.NotErrorIs(t, err, install.ErrNotRegular)
-	assert.Empty(t, w.events(t))
-	assert.Equal(t, before, snapshot(t, dir, outside))
-	assert.Equal(t, []byte("x"), drain())
-}
-
-// Uninstall
-
-// installed installs data into dir, and returns the receipt.
-func installed(t *testing.T, dir string, data []byte) daemoncontract.InstallResult {
-	t.Helper()
-	r, err := install.Install(context.Background(), install.Policy{Dirs: []string{dir}}, config(source(t, data), dir))
-	require.NoError(t, err)
-	return r
-}
-
-func TestUninstallRemovesTheBinaryItInstalled(t *testing.T) {
-	dir := newDir(t, "bin")
-	r := installed(t, dir, randomBytes(2<<20+3, 12))
-	require.Equal(t, []string{daemon}, entries(t, dir))
-	require.NoError(t, install.Uninstall(context.Background(), install.Policy{Dirs: []string{dir}}, removal(dir), r))
-	assert.Empty(t, entries(t, dir))
-}
-
-func TestUninstallThatRefusesLeavesEvenTheAccessTime(t *testing.T) {
-	// The receipt's hash is another file's: Uninstall reads the whole file,
-	// and refuses. The file's access time, which relatime (mount(8)) moves
-	// on a read once it is a day old, stays where the test put it.
-	dir := newDir(t, "bin")
-	r := installed(t, dir, randomBytes(1<<20, 24))
-	target := filepath.Join(dir, daemon)
-	atime, mtime := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
-	require.NoError(t, os.Chtimes(target, atime, mtime))
-	r.SHA256 = new(sum([]byte("another file")))
-	assert.ErrorIs(t, install.Uninstall(context.Background(), install.Policy{Dirs: []string{dir}}, removal(dir), r), install.ErrNotOurs)
-	var st syscall.Stat_t
-	require.NoError(t, syscall.Stat(target, &st))
-	assert.Equal(t, atime.Unix(), st.Atim.Sec, "the access time did not move")
-}
-
-func TestUninstallRefusesAFileThatIsNotTheOneInstalled(t *testing.T) {
-	dir := newDir(t, "bin")
-	p := install.Policy{Dirs: []string{dir}}
-	data := randomBytes(10000, 13)
-	target := filepath.Join(dir, daemon)
-
-	t.Run("replaced by other bytes of the same size", func(t *testing.T) {
-		r := installed(t, dir, data)
-		writeFile(t, target, randomBytes(len(data), 14), 0o755)
-		before := snapshot(t, dir)
-		assert.ErrorIs(t, install.Uninstall(context.Background(), p, removal(dir), r), install.ErrNotOurs)
-		assert.Equal(t, before, snapshot(t, dir))
-	})
-	t.Run("a receipt without a sha256", func(t *testing.T) {
-		r := installed(t, dir, data)
-		r.SHA256 = nil // as a v0.1.0 receipt, or one a Rust peer wrote back
-		before := snapshot(t, dir)
-		assert.ErrorIs(t, install.Uninstall(context.Background(), p, removal(dir), r), install.ErrNotOurs)
-		assert.Equal(t, before, snapshot(t, dir))
-	})
-	t.Run("a receipt for another path", func(t *testing.T) {
-		r := installed(t, dir, data)
-		r.BinaryPath = filepath.Join(dir, "rbee-hive")
-		before := snapshot(t, dir)
-		assert.ErrorIs(t, install.Uninstall(context.Background(), p, removal(dir), r), install.ErrNotOurs)
-		assert.Equal(t, before, snapshot(t, dir))
-	})
-	t.Run("a receipt that breaks a rule", func(t *testing.T) {
-		r := installed(t, dir, data)
-		r.SHA256 = new(sum(data)[:63] + "G")
-		before := snapshot(t, dir)
-		err := install.Uninstall(context.Background(), p, removal(dir), r)
-		assert.ErrorIs(t, err, install.ErrNotOurs)
-		var fe *daemoncontract.FieldError
-		require.ErrorAs(t, err, &fe)
-		assert.Equal(t, "sha256", fe.Field)
-		assert.Equal(t, before, snapshot(t, dir))
-	})
-	t.Run("a second hard link to the installed file", func(t *testing.T) {
-		r := installed(t, dir, data)
-		other := filepath.Join(newDir(t, "elsewhere"), "copy")
-		require.NoError(t, os.Link(target, other))
-		before := snapshot(t, dir, other)
-		assert.ErrorIs(t, install.Uninstall(context.Background(), p, removal(dir), r), install.ErrNotOurs)
-		assert.Equal(t, before, snapshot(t, dir, other))
-	})
-	t.Run("a victim hard-linked into the name, with a receipt of its hash", func(t *testing.T) {
-		require.NoError(t, os.RemoveAll(target))
-		victim := filepath.Join(newDir(t, "victims"), "shadow")
-		secret := []byte("root:$6$secret:19000::::::\n")
-		writeFile(t, victim, secret, 0o600)
-		require.NoError(t, os.Link(victim, target))
-		forged := daemoncontract.InstallResult{BinaryPath: target, InstallTime: time.Unix(1700000000, 0), SHA256: new(sum(secret))}
-		before := snapshot(t, dir, victim)
-		assert.ErrorIs(t, install.Uninstall(context.Background(), p, removal(dir), forged), install.ErrNotOurs)
-		assert.Equal(t, before, snapshot(t, dir, victim))
-	})
-}
-
-func TestUninstallAfterAnUpgradeKeepsTheNewBinary(t *testing.T) {
-	dir := newDir(t, "bin")
-	p := install.Policy{Dirs: []string{dir}}
-	v1, v2 := randomBytes(5000, 15), randomBytes(6000, 16)
-	old := installed(t, dir, v1)
-	current := installed(t, dir, v2)
-
+	oldData := randomBytes(1000, 22)
+	writeFile(t, target, oldData, 0o755)
+	chattr(t, target, "i")
 	before := snapshot(t, dir)
-	assert.ErrorIs(t, install.Uninstall(context.Background(), p, removal(dir), old), install.ErrNotOurs, "the old receipt no longer removes anything")
-	assert.Equal(t, before, snapshot(t, dir))
-	assert.Equal(t, sum(v2), hashFile(filepath.Join(dir, daemon)))
-
-	require.NoError(t, install.Uninstall(context.Background(), p, removal(dir), current))
-	assert.Empty(t, entries(t, dir))
+	_, err := install.Install(context.Background(), install.Policy{Dirs: []string{dir}}, config(source(t, randomBytes(3<<20, 23)), dir))
+	assert.ErrorIs(t, err, syscall.EPERM, "rename(2) over an immutable file")
+	assert.Equal(t, withoutDirTimes(before), withoutDirTimes(snapshot(t, dir)), "no temporary file is left, and the old binary is as it was")
 }
 
-func TestUninstallRefusesASymlinkEvenToTheInstalledBytes(t *testing.T) {
-	dir, victims := newDir(t, "bin"), newDir(t, "victims")
-	data := randomBytes(3000, 17)
-	r := installed(t, dir, data)
-	target := filepath.Join(dir, daemon)
-	victim := filepath.Join(victims, "victim")
-	writeFile(t, victim, data, 0o755)
-	require.NoError(t, os.Remove(target))
-	require.NoError(t, os.Symlink(victim, target))
-
-	before := snapshot(t, dir, victims)
-	w := watch(t, victim)
-	err := install.Uninstall(context.Background(), install.Policy{Dirs: []string{dir}}, removal(dir), r)
-	assert.ErrorIs(t, err, install.ErrNotRegular)
-	assert.Empty(t, w.events(t), "the file the symlink points to is never opened")
-	assert.Equal(t, before, snapshot(t, dir, victims))
-}
-
-func TestUninstallRefusesADirectoryOrASpecialFile(t *testing.T) {
-	dir := newDir(t, "bin")
-	p := install.Policy{Dirs: []string{dir}}
-	target := filepath.Join(dir, daemon)
-	r := daemoncontract.InstallResult{BinaryPath: target, InstallTime: time.Unix(1700000000, 0), SHA256: new(sum(nil))}
-
+func TestInstallRefusesATargetThatBecameADirectoryOrASpecialFileWhileItCopied(t *testing.T) {
+	// The check before the copy saw a regular file at the target; while the
+	// copy is under way, someone puts a FIFO, a device or a directory
+	// there. rename(2) would replace the FIFO or the device without a word
+	// (and fail for the directory): the last look at the target, under the
+	// directory's lock just before the rename, refuses each of them, as the
+	// first one would have, and the temporary file goes.
 	for _, tt := range []struct {
 		name string
-		make func(t *testing.T)
+		make func(t *testing.T, path string)
 	}{
-		{"an empty directory", func(t *testing.T) { require.NoError(t, os.Mkdir(target, 0o755)) }},
-		{"a FIFO", func(t *testing.T) { require.NoError(t, syscall.Mkfifo(target, 0o644)) }},
-		{"a character device made with mknod", func(t *testing.T) { mknodNull(t, target) }},
+		{"a FIFO", func(t *testing.T, path string) { require.NoError(t, syscall.Mkfifo(path, 0o644)) }},
+		{"a character device made with mknod", mknodNull},
+		{"a directory", func(t *testing.T, path string) {
+			require.NoError(t, os.Mkdir(path, 0o755))
+			writeFile(t, filepath.Join(path, "inside"), []byte("kept"), 0o644)
+		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.make(t)
-			defer os.Remove(target)
-			before := snapshot(t, dir)
-			w := watch(t, target)
-			err := returns(t, func() error { return install.Uninstall(context.Background(), p, removal(dir), r) })
+			dir := newDir(t, "bin")
+			target := filepath.Join(dir, daemon)
+			writeFile(t, target, []byte("old"), 0o755)
+			src := source(t, randomBytes(3<<20, 24))
+			var swapped map[string]fileState
+			var w *watcher
+			ctx := countingContext{context.Background(), func() {
+				if swapped == nil && len(temporaryFiles(t, dir)) == 1 {
+					require.NoError(t, os.Remove(target))
+					tt.make(t, target)
+					swapped = snapshot(t, target)
+					w = watch(t, target)
+				}
+			}}
+			err := returns(t, func() error {
+				_, err := install.Install(ctx, install.Policy{Dirs: []string{dir}}, config(src, dir))
+				return err
+			})
+			require.NotNil(t, swapped, "swapped while the copy was under way")
 			assert.ErrorIs(t, err, install.ErrNotRegular)
+			assert.Equal(t, []string{daemon}, entries(t, dir), "no temporary file is left")
 			assert.Empty(t, w.events(t), "never opened")
-			assert.Equal(t, before, snapshot(t, dir))
+			assert.Equal(t, swapped, snapshot(t, target), "what was put there is kept, as it was")
 		})
 	}
 }
 
-func TestUninstallReportsAnAbsentFileAsNotExist(t *testing.T) {
+func TestInstallNamesTheTemporaryFileAnAppendOnlyDirectoryKeeps(t *testing.T) {
+	// The README: on an error before the rename, Install leaves no
+	// temporary file, but in one case: when removing it fails too. In a
+	// directory with the append-only attribute (chattr +a; ioctl_iflags(2):
+	// FS_APPEND_FL), a file can be created but neither renamed nor removed:
+	// the rename fails, and so does the unlink of the temporary file. The
+	// installer cannot tell before it tries (the flag is read with an
+	// ioctl(2) that takes a pointer, which package syscall passes only
+	// through package unsafe, which the project does not import), so what
+	// is promised is the truth: the error names the file left behind, and
+	// wraps both causes; the old binary is as it was.
 	dir := newDir(t, "bin")
-	r := daemoncontract.InstallResult{BinaryPath: filepath.Join(dir, daemon), InstallTime: time.Unix(1700000000, 0), SHA256: new(sum(nil))}
-	before := snapshot(t, dir)
-	err := install.Uninstall(context.Background(), install.Policy{Dirs: []string{dir}}, removal(dir), r)
-	assert.ErrorIs(t, err, fs.ErrNotExist)
-	assert.Equal(t, before, snapshot(t, dir))
-}
-
-func TestUninstallAllowsOnlyThePolicysDirectoriesAsWritten(t *testing.T) {
-	root := t.TempDir()
-	allowed := filepath.Join(root, "allowed")
-	require.NoError(t, os.Mkdir(allowed, 0o755))
-	link := filepath.Join(root, "link-to-allowed")
-	require.NoError(t, os.Symlink(allowed, link))
-	evil := filepath.Join(root, "allowed-evil")
-	require.NoError(t, os.Mkdir(evil, 0o755))
-	data := randomBytes(2000, 18)
-	p := install.Policy{Dirs: []string{allowed}}
-
-	t.Run("a symlink to the allowed directory", func(t *testing.T) {
-		r := installed(t, allowed, data)
-		r.BinaryPath = filepath.Join(link, daemon) // the receipt agrees with the config
-		before := snapshot(t, root)
-		assert.ErrorIs(t, install.Uninstall(context.Background(), p, removal(link), r), install.ErrNotAllowed)
-		assert.Equal(t, before, snapshot(t, root))
-	})
-	t.Run("a name that starts with the allowed one", func(t *testing.T) {
-		r := installed(t, evil, data)
-		before := snapshot(t, root)
-		assert.ErrorIs(t, install.Uninstall(context.Background(), p, removal(evil), r), install.ErrNotAllowed)
-		assert.Equal(t, before, snapshot(t, root))
-	})
-}
-
-func TestUninstallValidatesTheConfigFirst(t *testing.T) {
-	dir, outside := newDir(t, "bin"), newDir(t, "outside")
-	r := installed(t, dir, randomBytes(100, 19))
-	before := snapshot(t, dir, outside)
-	// install_path does not name the daemon's binary, in a directory
-	// outside the policy: the config's error comes first.
-	cfg := daemoncontract.UninstallConfig{DaemonName: "rbee-hive", InstallPath: filepath.Join(outside, daemon)}
-	err := install.Uninstall(context.Background(), install.Policy{Dirs: []string{dir}}, cfg, r)
-	var fe *daemoncontract.FieldError
-	require.ErrorAs(t, err, &fe)
-	assert.Equal(t, "install_path", fe.Field)
-	assert.NotErrorIs(t, err, install.ErrNotAllowed)
-	assert.Equal(t, before, snapshot(t, dir, outside))
-}
-
-func TestUninstallRefusesWhileAProcessRunsTheBinary(t *testing.T) {
-	exe, err := os.Executable()
-	require.NoError(t, err)
-	dir := newDir(t, "bin")
-	p := install.Policy{Dirs: []string{dir}}
-	r, err := install.Install(context.Background(), p, config(exe, dir))
-	require.NoError(t, err)
-
-	h := start(t, r.BinaryPath)
-	before := snapshot(t, dir)
-	err = install.Uninstall(context.Background(), p, removal(dir), r)
-	assert.ErrorIs(t, err, install.ErrRunning)
-	assert.ErrorContains(t, err, "pid "+strconv.Itoa(h.cmd.Process.Pid)+" ")
-	assert.Equal(t, before, snapshot(t, dir))
-
-	h.stop(t) // exits, and is reaped
-	require.NoError(t, install.Uninstall(context.Background(), p, removal(dir), r))
-	assert.Empty(t, entries(t, dir))
-}
-
-func TestUninstallRefusesAFileSwappedAfterItWasHashed(t *testing.T) {
-	// Whenever Uninstall checks its context (before each MiB it hashes),
-	// the test renames a fresh copy of the same bytes over the binary: the
-	// content still matches the receipt, but the name no longer names the
-	// file that was hashed when the unlink comes.
-	dir, spare := newDir(t, "bin"), newDir(t, "spare")
-	data := randomBytes(3<<20, 20)
-	r := installed(t, dir, data)
 	target := filepath.Join(dir, daemon)
-	var lastIno uint64
-	ctx := countingContext{context.Background(), func() {
-		fresh := filepath.Join(spare, "fresh")
-		writeFile(t, fresh, data, 0o755)
-		require.NoError(t, os.Rename(fresh, target))
-		lastIno = snapshot(t, target)[target].Ino
-	}}
-	err := install.Uninstall(ctx, install.Policy{Dirs: []string{dir}}, removal(dir), r)
-	assert.ErrorIs(t, err, install.ErrNotOurs)
-	after := snapshot(t, target)
-	require.Contains(t, after, target, "the file swapped in is kept")
-	assert.Equal(t, lastIno, after[target].Ino)
-	assert.Equal(t, sum(data), after[target].Sum)
-}
+	oldData, newData := randomBytes(1000, 30), randomBytes(5000, 31)
+	writeFile(t, target, oldData, 0o755)
+	src := source(t, newData)
+	chattr(t, dir, "a")
 
-func TestUninstallRefusesAFileChangedAfterItWasHashed(t *testing.T) {
-	// The same file, the same bytes, but its modification time moves
-	// whenever Uninstall checks its context: what was hashed is not what
-	// would be removed.
-	dir := newDir(t, "bin")
-	r := installed(t, dir, randomBytes(2<<20, 23))
-	target := filepath.Join(dir, daemon)
-	ino := snapshot(t, target)[target].Ino
-	times := []time.Time{time.Unix(1e9, 0), time.Unix(2e9, 0)}
-	calls := 0
-	ctx := countingContext{context.Background(), func() {
-		calls++
-		at := times[calls%2]
-		require.NoError(t, os.Chtimes(target, at, at))
-	}}
-	err := install.Uninstall(ctx, install.Policy{Dirs: []string{dir}}, removal(dir), r)
-	assert.ErrorIs(t, err, install.ErrNotOurs)
-	after := snapshot(t, target)
-	require.Contains(t, after, target, "the file is kept")
-	assert.Equal(t, ino, after[target].Ino)
-	assert.Equal(t, *r.SHA256, after[target].Sum)
-}
-
-func TestUninstallIsNotStoppedByAProcessRunningTheBinaryItReplaced(t *testing.T) {
-	// Files are compared by device and inode, not by path: a process that
-	// still runs the old binary, after an upgrade renamed the new one over
-	// it, does not run the file that Uninstall removes.
-	exe, err := os.Executable()
-	require.NoError(t, err)
-	v1, err := os.ReadFile(exe)
-	require.NoError(t, err)
-	dir := newDir(t, "bin")
-	p := install.Policy{Dirs: []string{dir}}
-	old := installed(t, dir, v1)
-	running := start(t, old.BinaryPath)
-	current := installed(t, dir, append(v1, "v2"...))
-
-	require.NoError(t, install.Uninstall(context.Background(), p, removal(dir), current))
-	assert.Empty(t, entries(t, dir))
-	running.stop(t)
-}
-
-func TestUninstallReportsTheFirstCheckThatFails(t *testing.T) {
-	// The checks run in the order the documentation gives: each case
-	// breaks two, and the first decides the error.
-	root := t.TempDir()
-	dir, outside := filepath.Join(root, "bin"), filepath.Join(root, "outside")
-	require.NoError(t, os.Mkdir(dir, 0o755))
-	require.NoError(t, os.Mkdir(outside, 0o755))
-	p := install.Policy{Dirs: []string{dir}}
-	victim := filepath.Join(root, "victim")
-	writeFile(t, victim, []byte("v"), 0o644)
-	require.NoError(t, os.Symlink(victim, filepath.Join(dir, daemon)))
-	require.NoError(t, os.Symlink(victim, filepath.Join(outside, daemon)))
-	noHash := func(d string) daemoncontract.InstallResult {
-		return daemoncontract.InstallResult{BinaryPath: filepath.Join(d, daemon), InstallTime: time.Unix(1, 0)}
+	_, err := install.Install(context.Background(), install.Policy{Dirs: []string{dir}}, config(src, dir))
+	require.ErrorIs(t, err, syscall.EPERM, "rename(2) and unlink(2) in an append-only directory")
+	names := entries(t, dir)
+	require.Len(t, names, 2, "the binary, and the temporary file that could not be removed")
+	left := names[0]
+	if left == daemon {
+		left = names[1]
 	}
-	for _, tt := range []struct {
-		name    string
-		cfg     daemoncontract.UninstallConfig
-		receipt daemoncontract.InstallResult
-		want    error
-	}{
-		{"outside the policy, and a receipt without a hash", removal(outside), noHash(outside), install.ErrNotAllowed},
-		{"a receipt without a hash, for a symlink", removal(dir), noHash(dir), install.ErrNotOurs},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			before := snapshot(t, root)
-			assert.ErrorIs(t, install.Uninstall(context.Background(), p, tt.cfg, tt.receipt), tt.want)
-			assert.Equal(t, before, snapshot(t, root))
-		})
+	assert.Regexp(t, `^\.`+daemon+`\.[0-9a-f]{16}\.tmp$`, left)
+	assert.ErrorContains(t, err, filepath.Join(dir, left)+" is left behind", "the error names the file left behind")
+	assert.NotContains(t, err.Error(), "unchanged", "the directory is not")
+	var unlink *fs.PathError
+	if assert.ErrorAs(t, err, &unlink, "the removal's error is wrapped") {
+		assert.Equal(t, "unlinkat", unlink.Op)
 	}
+	var rename *os.LinkError
+	if assert.ErrorAs(t, err, &rename, "the rename's error is wrapped") {
+		assert.Equal(t, "renameat", rename.Op)
+	}
+	assert.Equal(t, sum(newData), hashFile(filepath.Join(dir, left)), "it holds the new binary")
+	assert.Equal(t, sum(oldData), hashFile(target), "the old binary is as it was")
 }
 
-func TestUninstallActsInTheDirectoryItOpened(t *testing.T) {
-	// Once Uninstall has opened the policy's directory, the directory is
-	// renamed away and a symlink to another directory, holding the same
-	// bytes, takes its name. Uninstall removes the file it checked, in the
-	// directory it opened, and nothing through the symlink. (A symlink put
-	// there before Uninstall opens the directory is followed: the policy's
-	// directories are trusted as written.)
-	root := t.TempDir()
-	dir, moved, other := filepath.Join(root, "bin"), filepath.Join(root, "moved"), filepath.Join(root, "other")
-	require.NoError(t, os.Mkdir(dir, 0o755))
-	require.NoError(t, os.Mkdir(other, 0o755))
-	data := randomBytes(3<<20, 25)
-	r := installed(t, dir, data)
-	writeFile(t, filepath.Join(other, daemon), data, 0o755)
-	swapped := false
-	ctx := countingContext{context.Background(), func() {
-		if !swapped && holdsOpen(t, dir) {
-			swapped = true
-			require.NoError(t, os.Rename(dir, moved))
-			require.NoError(t, os.Symlink(other, dir))
-		}
-	}}
-	require.NoError(t, install.Uninstall(ctx, install.Policy{Dirs: []string{dir}}, removal(dir), r))
-	require.True(t, swapped)
-	assert.Empty(t, entries(t, moved), "the file it checked is gone")
-	assert.Equal(t, sum(data), hashFile(filepath.Join(other, daemon)), "the file behind the symlink is kept")
+// chattr adds the inode flag attr (chattr(1): "a" append-only, "i"
+// immutable; ioctl_iflags(2)) to path with chattr(1) of e2fsprogs, and
+// takes it off again when the test ends. Only root may set these two
+// flags, on a file system that has them: it skips, or fails under
+// testenv.RequireNamespaces, where it cannot. (chattr(1), because the
+// ioctl takes a pointer, which package syscall passes only through
+// package unsafe, and the project imports no unsafe.)
+func chattr(t *testing.T, path, attr string) {
+	t.Helper()
+	bin, err := exec.LookPath("chattr")
+	if err != nil {
+		testenv.Skipf(t, "needs chattr (e2fsprogs) to set the inode flag %q: %v", attr, err)
+	}
+	if out, err := exec.Command(bin, "+"+attr, path).CombinedOutput(); err != nil {
+		testenv.Skipf(t, "cannot set the inode flag %q on %s (needs root, CAP_LINUX_IMMUTABLE, and a file system that has it): %v: %s", attr, path, err, out)
+	}
+	t.Cleanup(func() {
+		out, err := exec.Command(bin, "-"+attr, path).CombinedOutput()
+		require.NoError(t, err, "chattr -%s %s: %s", attr, path, out)
+	})
 }
 
-func TestInstallWritesInTheDirectoryItOpened(t *testing.T) {
-	// The same swap while Install copies: the binary lands in the
-	// directory Install opened, and nothing is written through the symlink.
-	root := t.TempDir()
-	dir, moved, other := filepath.Join(root, "bin"), filepath.Join(root, "moved"), filepath.Join(root, "other")
+func TestInstallReturnsTheReceiptWithTheErrorWhenTheDirectoryFsyncFails(t *testing.T) {
+	// The rename is the last change; after it, a failed fsync is reported
+	// with the receipt, because the new binary is in place.
+	dir := filepath.Join(t.TempDir(), "bin")
 	require.NoError(t, os.Mkdir(dir, 0o755))
-	require.NoError(t, os.Mkdir(other, 0o755))
-	data := randomBytes(3<<20, 26)
-	src := source(t, data)
-	swapped := false
-	ctx := countingContext{context.Background(), func() {
-		if !swapped && len(temporaryFiles(t, dir)) == 1 {
-			swapped = true
-			require.NoError(t, os.Rename(dir, moved))
-			require.NoError(t, os.Symlink(other, dir))
-		}
-	}}
-	r, err := install.Install(ctx, install.Policy{Dirs: []string{dir}}, config(src, dir))
+	src := filepath.Join(t.TempDir(), "queen-rbee")
+	data := []byte("the new binary")
+	require.NoError(t, os.WriteFile(src, data, 0o755))
+	eio := errors.New("EIO, as a failing disk says")
+	install.FailSync(t, eio)
+
+	r, err := install.Install(context.Background(), install.Policy{Dirs: []string{dir}},
+		daemoncontract.InstallConfig{BinaryName: "queen-rbee", BinaryPath: &src, TargetPath: &dir})
+	assert.ErrorIs(t, err, eio)
+	assert.ErrorContains(t, err, "is installed")
+	require.NotNil(t, r.SHA256, "the receipt comes with the error")
+	assert.Equal(t, sum(data), *r.SHA256)
+	got, err := os.ReadFile(filepath.Join(dir, "queen-rbee"))
 	require.NoError(t, err)
-	require.True(t, swapped)
-	assert.Equal(t, sum(data), hashFile(filepath.Join(moved, daemon)))
-	assert.Equal(t, new(sum(data)), r.SHA256)
-	assert.Empty(t, entries(t, other), "nothing is written through the symlink")
-}
-
-func TestUninstallCancelledKeepsTheFile(t *testing.T) {
-	dir := newDir(t, "bin")
-	r := installed(t, dir, randomBytes(4<<20, 21))
-	before := snapshot(t, dir)
-	ctx, cancel := context.WithCancel(context.Background())
-	calls := 0
-	err := install.Uninstall(countingContext{ctx, func() {
-		if calls++; calls == 3 {
-			cancel() // in the middle of the hash
-		}
-	}}, install.Policy{Dirs: []string{dir}}, removal(dir), r)
-	assert.ErrorIs(t, err, context.Canceled)
-	assert.Equal(t, before, snapshot(t, dir))
+	assert.Equal(t, data, got)
+	names, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Len(t, names, 1, "no temporary file")
 }
