@@ -350,3 +350,54 @@ func requireRoot(t *testing.T) {
 		testenv.Skipf(t, "needs root, to make a file of another user")
 	}
 }
+
+func TestEnsureTakesTurnsWhenTheLockFileIsReplaced(t *testing.T) {
+	// "Ensure calls for one daemon name and port take turns, in one
+	// process and across processes". flock(2) locks an open file, not a
+	// name: when the lock file is removed, or replaced by a rename(2),
+	// while a keeper holds it (an rm, a cleaner of the temporary
+	// directory such as systemd-tmpfiles, which ages files by their
+	// times, and an open does not change them), the next keeper creates
+	// or opens another file, takes its lock at once, and starts a second
+	// daemon. Taking the lock must check that the locked file is still
+	// the one the path names (fstat beside stat), and try again if not.
+	tests := []struct {
+		name    string
+		replace func(t *testing.T, path string)
+	}{
+		{"removed", func(t *testing.T, path string) { require.NoError(t, os.Remove(path)) }},
+		{"replaced by a rename", func(t *testing.T, path string) {
+			other := path + ".new"
+			require.NoError(t, os.WriteFile(other, nil, 0o600))
+			require.NoError(t, os.Rename(other, path))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			addr := freeAddr(t)
+			holder, err := spawnHelper(t, true, "LIFECYCLE_TEST_KEEPER=hold", "LIFECYCLE_TEST_ADDR="+addr)
+			require.NoError(t, err)
+			holder.waitFor(t, "in start")
+			path := filepath.Join(os.Getenv("XDG_RUNTIME_DIR"), "daemoncontract", "test-daemon."+portOfAddr(t, addr)+".lock")
+			require.False(t, tryLock(t, path), "the keeper holds the lock %s", path)
+			tt.replace(t, path)
+
+			var started atomic.Bool
+			start, _ := starter(t, "serve", addr)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() {
+				_, err := Ensure(ctx, config(addr, nil), func(ctx context.Context) (uint32, error) {
+					started.Store(true)
+					return start(ctx)
+				})
+				done <- err
+			}()
+			time.Sleep(300 * time.Millisecond)
+			assert.False(t, started.Load(), "no daemon is started while another keeper holds the lock")
+			cancel()
+			<-done
+			require.NoError(t, holder.cmd.Process.Kill())
+		})
+	}
+}
