@@ -401,3 +401,44 @@ func TestEnsureTakesTurnsWhenTheLockFileIsReplaced(t *testing.T) {
 		})
 	}
 }
+
+func TestEnsureStartsOneDaemonWhateverTheKeepersEnvironment(t *testing.T) {
+	// "Two keepers that call Ensure at once start one daemon." The lock
+	// file's directory comes from each keeper's environment:
+	// $XDG_RUNTIME_DIR, which pam_systemd sets in a login session, or the
+	// temporary directory ($TMPDIR) where it is unset, as in a cron job, a
+	// system service with User=, sudo or ssh without a session. Two keepers
+	// of one user, one in a terminal and one started by cron or a service,
+	// lock two different files, and both start the daemon: the second
+	// launch runs its start (the side effects the lock exists to prevent)
+	// and fails to listen.
+	addr := freeAddr(t)
+	envs := [][]string{
+		{}, // the test's XDG_RUNTIME_DIR (see TestMain)
+		{"XDG_RUNTIME_DIR=", "TMPDIR=" + t.TempDir()},
+	}
+	var keepers []*daemon
+	for _, env := range envs {
+		k, err := spawnHelper(t, true, append([]string{"LIFECYCLE_TEST_KEEPER=ensure", "LIFECYCLE_TEST_ADDR=" + addr,
+			"LIFECYCLE_TEST_CALLERS=1", "LIFECYCLE_TEST_START_DELAY=300ms"}, env...)...)
+		require.NoError(t, err)
+		keepers = append(keepers, k)
+	}
+	for _, k := range keepers {
+		k.waitFor(t, "ready")
+	}
+	for _, k := range keepers {
+		k.send(t, "go")
+	}
+	starts := 0
+	for _, k := range keepers {
+		results, n := keeperResults(t, k, 1)
+		starts += n
+		t.Logf("keeper: %d start(s), error %q", n, results[0].Error)
+	}
+	assert.Equal(t, 1, starts, "one daemon started, by one keeper")
+	for _, k := range keepers {
+		require.NoError(t, k.stdin.Close())
+		require.True(t, k.gone(10*time.Second))
+	}
+}
