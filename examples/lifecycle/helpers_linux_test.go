@@ -46,6 +46,8 @@ import (
 //	          caught: it shows as the way the process ended.)
 //	rename    sets its command name to "x) y (z", which /proc/<pid>/stat
 //	          shows in field 2.
+//	handoff   accepts each connection and hands it to a worker process
+//	          of its own, which answers (see runHandoff).
 //
 // With LIFECYCLE_TEST_HARDEN set, it makes itself not dumpable
 // (prctl(PR_SET_DUMPABLE, 0)) before it listens, and writes "hardened". With
@@ -128,6 +130,8 @@ func runDaemon(mode, addr string) int {
 	var out sync.Mutex // one line at a time on stdout
 	say := func(s string) { out.Lock(); fmt.Println(s); out.Unlock() }
 	switch mode {
+	case "handoff", "handoff-worker":
+		return runHandoff(mode, addr, say)
 	case "stubborn":
 		ossignal.Ignore(syscall.SIGTERM)
 	case "record":
