@@ -340,6 +340,12 @@ func ensure(ctx context.Context, cfg daemoncontract.HttpDaemonConfig, start func
 		// still holds it.
 		return daemoncontract.DaemonHandle{}, fmt.Errorf("lifecycle: %s (pid %d) cannot be proven to be the process this call started, so it is left alone: %w: %w", name, pid, ErrCannotVouch, err)
 	}
+	kept := false
+	defer func() {
+		if !kept { // the registry keeps the pidfd of a daemon it holds
+			pr.release()
+		}
+	}()
 	h = h.WithProcessIdentity(pr.id)
 	if err := h.Validate(); err != nil { // the identity has the contract's form
 		_, kerr := pr.killAndWait(ctx)
@@ -350,6 +356,7 @@ func ensure(ctx context.Context, cfg daemoncontract.HttpDaemonConfig, start func
 		return daemoncontract.DaemonHandle{}, failed(ctx, name, pr, err)
 	}
 	started.add(pr)
+	kept = true
 	return h, nil
 }
 

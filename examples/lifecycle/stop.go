@@ -201,7 +201,7 @@ func unsignalable(hasPID bool) string {
 // stop is Stop for the process pid whose identity is id. waitCtx is ctx,
 // or ctx without its cancellation when ctx was done when Stop was called.
 func stop(ctx, waitCtx context.Context, pid uint32, id string, cfg daemoncontract.ShutdownConfig, daemon daemoncontract.HttpDaemonConfig) (Outcome, error) {
-	pr, err := open(pid, id)
+	pr, done, err := open(pid, id)
 	if errors.Is(err, errGone) {
 		started.remove(pid, id)
 		return NotRunning, nil
@@ -209,6 +209,7 @@ func stop(ctx, waitCtx context.Context, pid uint32, id string, cfg daemoncontrac
 	if err != nil {
 		return Refused, fmt.Errorf("lifecycle: stop %s (pid %d): %w", cfg.DaemonName, pid, err)
 	}
+	defer done()
 
 	if err := askToStop(ctx, pr, daemon); err != nil {
 		return Refused, fmt.Errorf("lifecycle: stop %s (pid %d): %w", cfg.DaemonName, pid, err)
