@@ -503,3 +503,21 @@ func TestEnsureKillsNoHealthyDaemonWhoseWorkerAnswers(t *testing.T) {
 	assert.NotContains(t, fmt.Sprint(err), "was killed")
 	assert.False(t, d.gone(300*time.Millisecond), "the daemon is not killed: %v, handle %v", err, h)
 }
+
+func TestEnsureVouchesForADaemonWhoseWorkerAnswers(t *testing.T) {
+	// The fix chosen for the test above: a process that the daemon started
+	// (its descendant) is the daemon, so Ensure vouches for a daemon whose
+	// worker holds the accepted connection, and Stop stops it.
+	addr := freeAddr(t)
+	start, started := starter(t, "handoff", addr)
+	cfg := config(addr, new("/v1/shutdown"))
+	h, err := Ensure(context.Background(), cfg, start)
+	require.NoError(t, err)
+	assert.True(t, h.ShouldCleanup())
+	d := *started
+
+	how, err := Stop(context.Background(), h, shutdownConfig(int(d.pid()), 5), cfg)
+	require.NoError(t, err)
+	assert.Equal(t, StoppedGracefully, how, "the worker does not serve the shutdown endpoint: SIGTERM")
+	assert.True(t, d.gone(5*time.Second))
+}

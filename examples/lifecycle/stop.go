@@ -88,7 +88,8 @@ const KillWait = 5 * time.Second
 // shutdown request. Then it asks the daemon to stop: a POST to daemon's
 // ShutdownURL where it has a shutdown_endpoint, and SIGTERM where it has
 // none or the answer is not 2xx. The POST is sent only over a connection
-// that the daemon's own process accepted: another process that serves the
+// whose server end the daemon's process, or a process it started, holds
+// (see the package documentation): another process that serves the
 // same address (on another address family of the same host name, say)
 // never gets it, and Stop sends SIGTERM instead. It waits up to
 // cfg.GracefulTimeout() for the process to exit (0: no wait), and sends
@@ -238,8 +239,8 @@ func stop(ctx, waitCtx context.Context, pid uint32, id string, cfg daemoncontrac
 
 var errTimeout = errors.New("timed out")
 
-// askToStop POSTs to daemon's shutdown URL over a connection that pr
-// itself accepted, or sends SIGTERM where there is no such URL, no such
+// askToStop POSTs to daemon's shutdown URL over a connection whose server
+// end pr or a descendant holds, or sends SIGTERM where there is no such URL, no such
 // connection, or the answer is not 2xx. The request is made even when ctx
 // is done (see Stop). A process that has exited meanwhile is fine.
 func askToStop(ctx context.Context, pr *proc, daemon daemoncontract.HttpDaemonConfig) error {
