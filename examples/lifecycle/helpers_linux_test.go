@@ -65,6 +65,12 @@ import (
 // runKeeper); with LIFECYCLE_TEST_SOCKETS, a holder of sockets for the
 // benchmark (see holdSockets).
 func TestMain(m *testing.M) {
+	// Ensure's locks get names of this test run's own (see lockNamespace),
+	// which its helper processes inherit.
+	if os.Getenv("LIFECYCLE_TEST_LOCKS") == "" {
+		os.Setenv("LIFECYCLE_TEST_LOCKS", "daemoncontract-test-"+strconv.Itoa(os.Getpid()))
+	}
+	lockNamespace = os.Getenv("LIFECYCLE_TEST_LOCKS")
 	if mode := os.Getenv("LIFECYCLE_TEST_DAEMON"); mode != "" {
 		// The main goroutine is locked to the main thread (see init): the
 		// daemon runs on other threads, and this one exits when told.
@@ -84,7 +90,8 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	// Ensure's lock files go to a directory of the test's own.
+	// The test's own runtime directory: Ensure must not use it (see
+	// TestEnsureTakesTurnsWhateverHappensToFiles).
 	dir, err := os.MkdirTemp("", "lifecycle-test-runtime-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

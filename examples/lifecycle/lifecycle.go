@@ -59,9 +59,9 @@
 // Ensure starts a daemon when the connection to its health_url is refused:
 // nothing listens there. While something accepts connections there, a
 // second daemon could not listen, so Ensure waits for a healthy answer
-// instead (see ErrNotAnswering). Ensure calls for one daemon name and port take turns,
-// in one process and across processes, through an flock(2) lock file of
-// the user's own (see Ensure).
+// instead (see ErrNotAnswering). Ensure calls for one daemon name and port
+// take turns, in one process and across processes, through a lock that
+// the kernel releases when its holder dies (see Ensure).
 //
 // # Running, and exited
 //
@@ -224,11 +224,13 @@ type connectedKey struct{}
 // running, to the caller that started it.
 //
 // Ensure calls for one daemon name and port take turns, in one process and
-// across processes (an flock(2) lock file in $XDG_RUNTIME_DIR/daemoncontract,
-// or in daemoncontract-<uid> under os.TempDir(); see lock_linux.go): at
-// most one of them starts a daemon, and the others then find it running
-// (AlreadyRunning). A process that dies holding the lock releases it. A
-// call that waits for its turn gives up when ctx ends.
+// across the processes of one network namespace, whatever their user and
+// environment (a lock that is a name in the abstract namespace of Unix
+// sockets, @daemoncontract/<name>.<port>, unix(7); no file, so nothing to
+// remove; see lock_linux.go): at most one of them starts a daemon, and
+// the others then find it running (AlreadyRunning). A process that dies
+// holding the lock releases it. A call that waits for its turn gives up
+// when ctx ends.
 //
 // If the daemon never becomes healthy, or its process exits first, Ensure
 // returns an error that wraps ErrNotHealthy and says which, and whether it
@@ -316,11 +318,11 @@ func ensure(ctx context.Context, cfg daemoncontract.HttpDaemonConfig, start func
 		return daemoncontract.DaemonHandle{}, fmt.Errorf("lifecycle: ensure %s: waiting for another Ensure of it in this process: %w", name, err)
 	}
 	defer unlock()
-	unlockFile, err := lockFile(ctx, name, port)
+	unlockProcesses, err := lockProcesses(ctx, name, port)
 	if err != nil {
 		return daemoncontract.DaemonHandle{}, fmt.Errorf("lifecycle: ensure %s: %w", name, err)
 	}
-	defer unlockFile()
+	defer unlockProcesses()
 	if running, err := look(ctx, cfg.HealthURL); err != nil {
 		return daemoncontract.DaemonHandle{}, fmt.Errorf("lifecycle: ensure %s: %w", name, err)
 	} else if running {
