@@ -36,7 +36,8 @@ var (
 
 	// ErrCannotVouch: Ensure cannot prove that the process its start
 	// function returned is its own child and the one that answers:
-	// the pid is not a child of this process, there is no pidfd for it,
+	// the pid is not a child of this process, it names a thread rather
+	// than a process, there is no pidfd for it,
 	// /proc is not this pid namespace's, or /proc/<pid>/fd cannot be read
 	// (a process that is not dumpable, and a keeper without
 	// CAP_SYS_PTRACE). The error names the cause. Ensure leaves the

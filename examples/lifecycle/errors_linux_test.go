@@ -8,6 +8,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -75,6 +77,39 @@ func TestEnsureOfAReapedPIDSaysSo(t *testing.T) {
 	assert.NotContains(t, err.Error(), "Linux 5.4")
 	assert.ErrorIs(t, err, ErrNotHealthy)
 	assert.ErrorContains(t, err, "had exited and been reaped before Ensure could open it")
+}
+
+func TestEnsureOfAThreadIDSaysSo(t *testing.T) {
+	// A start function that returns the id of one of its child's threads,
+	// not the child's pid, is refused (ErrCannotVouch), but the error
+	// blamed the kernel: "pidfd_open: no such file or directory (pidfds
+	// need Linux 5.4 or later, and no seccomp filter that forbids them)".
+	// pidfd_open(2) refuses a pid that is not a thread-group leader; the
+	// error should say that the pid names a thread, and whose.
+	addr := freeAddr(t)
+	var d *daemon
+	var tid uint32
+	_, err := Ensure(context.Background(), config(addr, nil), func(context.Context) (uint32, error) {
+		var err error
+		if d, err = startDaemon(t, "serve", addr); err != nil {
+			return 0, err
+		}
+		d.ready(t)
+		tasks, err := os.ReadDir("/proc/" + strconv.Itoa(int(d.pid())) + "/task")
+		require.NoError(t, err)
+		for _, task := range tasks {
+			if n, _ := strconv.Atoi(task.Name()); n != int(d.pid()) {
+				tid = uint32(n)
+				return tid, nil
+			}
+		}
+		return 0, errors.New("the helper has no other thread")
+	})
+	require.NotZero(t, tid)
+	assert.ErrorIs(t, err, ErrCannotVouch)
+	assert.NotContains(t, err.Error(), "Linux 5.4", "the kernel is not the cause")
+	assert.ErrorContains(t, err, "thread")
+	assert.False(t, d.gone(0), "left alone")
 }
 
 func TestTheSentinelsAreDistinct(t *testing.T) {

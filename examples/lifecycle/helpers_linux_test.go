@@ -46,6 +46,8 @@ import (
 //	          caught: it shows as the way the process ended.)
 //	rename    sets its command name to "x) y (z", which /proc/<pid>/stat
 //	          shows in field 2.
+//	handoff   accepts each connection and hands it to a worker process
+//	          of its own, which answers (see runHandoff).
 //
 // With LIFECYCLE_TEST_HARDEN set, it makes itself not dumpable
 // (prctl(PR_SET_DUMPABLE, 0)) before it listens, and writes "hardened". With
@@ -63,6 +65,12 @@ import (
 // runKeeper); with LIFECYCLE_TEST_SOCKETS, a holder of sockets for the
 // benchmark (see holdSockets).
 func TestMain(m *testing.M) {
+	// Ensure's locks get names of this test run's own (see lockNamespace),
+	// which its helper processes inherit.
+	if os.Getenv("LIFECYCLE_TEST_LOCKS") == "" {
+		os.Setenv("LIFECYCLE_TEST_LOCKS", "daemoncontract-test-"+strconv.Itoa(os.Getpid()))
+	}
+	lockNamespace = os.Getenv("LIFECYCLE_TEST_LOCKS")
 	if mode := os.Getenv("LIFECYCLE_TEST_DAEMON"); mode != "" {
 		// The main goroutine is locked to the main thread (see init): the
 		// daemon runs on other threads, and this one exits when told.
@@ -82,7 +90,8 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	// Ensure's lock files go to a directory of the test's own.
+	// The test's own runtime directory: Ensure must not use it (see
+	// TestEnsureTakesTurnsWhateverHappensToFiles).
 	dir, err := os.MkdirTemp("", "lifecycle-test-runtime-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -128,6 +137,8 @@ func runDaemon(mode, addr string) int {
 	var out sync.Mutex // one line at a time on stdout
 	say := func(s string) { out.Lock(); fmt.Println(s); out.Unlock() }
 	switch mode {
+	case "handoff", "handoff-worker":
+		return runHandoff(mode, addr, say)
 	case "stubborn":
 		ossignal.Ignore(syscall.SIGTERM)
 	case "record":

@@ -38,11 +38,16 @@
 // not followed, and a 3xx answer is neither healthy nor an accepted
 // shutdown request. A request meant for a process that a handle vouches for
 // (Stop's shutdown request, the health checks by which Ensure proves that
-// its child answers) is sent only over a connection that the process itself
-// accepted (Linux: the kernel's socket tables, asked through sock_diag(7),
-// and /proc/<pid>/fd say which process holds the server's end). Another
-// process that serves the same address, or an address the same host name
-// resolves to, never gets it.
+// its child answers) is sent only over a connection whose server end that
+// process holds, or a process it started (a descendant: a worker that a
+// fork-per-connection or inetd-style daemon hands the connection to).
+// Linux: the kernel's socket tables, asked through sock_diag(7), name the
+// server's end, and /proc/<pid>/fd (or, once the main thread has exited,
+// /proc/<pid>/task/<tid>/fd) and /proc/<pid>/task/<tid>/children its
+// holder. Another process that serves the same address, or an address
+// the same host name resolves to, never gets it; a daemon that hands its
+// connections to a process it did not start (a worker pool of its own,
+// started by someone else) counts as another process.
 //
 // What it cannot know: started_by_us, a pid and a process_identity are
 // claims. Anyone can read a process's identity, so a handle forged from
@@ -54,9 +59,9 @@
 // Ensure starts a daemon when the connection to its health_url is refused:
 // nothing listens there. While something accepts connections there, a
 // second daemon could not listen, so Ensure waits for a healthy answer
-// instead (see ErrNotAnswering). Ensure calls for one daemon name and port take turns,
-// in one process and across processes, through an flock(2) lock file of
-// the user's own (see Ensure).
+// instead (see ErrNotAnswering). Ensure calls for one daemon name and port
+// take turns, in one process and across processes, through a lock that
+// the kernel releases when its holder dies (see Ensure).
 //
 // # Running, and exited
 //
@@ -136,7 +141,7 @@ const (
 // and every request dials anew; it follows no redirect: a request goes to
 // exactly the URL the contract names, and a 3xx answer is returned as it
 // is. A request made for a process (see request) is sent only over a
-// connection that the process itself accepted.
+// connection whose server end the process, or a descendant, holds.
 var client = &http.Client{
 	Transport: &http.Transport{
 		DisableKeepAlives: true,
@@ -207,21 +212,25 @@ type connectedKey struct{}
 // *os.Process itself, is the stronger form: prefer it.
 //
 // Ownership is proven, not assumed: a health answer counts only if the
-// child itself accepted the connection (see the package documentation). If
+// child, or a process it started, holds the server's end of the connection
+// (see the package documentation). If
 // another process answers (say it holds the port, and the child cannot
 // listen), Ensure kills its child (unless it has exited already) and
-// returns an error that wraps ErrOtherProcess, and no handle. If the child's file descriptors cannot
-// be read (a daemon that is not dumpable, and a keeper without
+// returns an error that wraps ErrOtherProcess, and no handle. If the
+// child's file descriptors cannot be read (or, where the socket is not
+// among them, a descendant's: a daemon that is not dumpable, and a keeper without
 // CAP_SYS_PTRACE), Ensure cannot prove that: it returns at once an error
 // that wraps ErrCannotVouch and names the cause, and leaves the child
 // running, to the caller that started it.
 //
 // Ensure calls for one daemon name and port take turns, in one process and
-// across processes (an flock(2) lock file in $XDG_RUNTIME_DIR/daemoncontract,
-// or in daemoncontract-<uid> under os.TempDir(); see lock_linux.go): at
-// most one of them starts a daemon, and the others then find it running
-// (AlreadyRunning). A process that dies holding the lock releases it. A
-// call that waits for its turn gives up when ctx ends.
+// across the processes of one network namespace, whatever their user and
+// environment (a lock that is a name in the abstract namespace of Unix
+// sockets, @daemoncontract/<name>.<port>, unix(7); no file, so nothing to
+// remove; see lock_linux.go): at most one of them starts a daemon, and
+// the others then find it running (AlreadyRunning). A process that dies
+// holding the lock releases it. A call that waits for its turn gives up
+// when ctx ends.
 //
 // If the daemon never becomes healthy, or its process exits first, Ensure
 // returns an error that wraps ErrNotHealthy and says which, and whether it
@@ -309,11 +318,11 @@ func ensure(ctx context.Context, cfg daemoncontract.HttpDaemonConfig, start func
 		return daemoncontract.DaemonHandle{}, fmt.Errorf("lifecycle: ensure %s: waiting for another Ensure of it in this process: %w", name, err)
 	}
 	defer unlock()
-	unlockFile, err := lockFile(ctx, name, port)
+	unlockProcesses, err := lockProcesses(ctx, name, port)
 	if err != nil {
 		return daemoncontract.DaemonHandle{}, fmt.Errorf("lifecycle: ensure %s: %w", name, err)
 	}
-	defer unlockFile()
+	defer unlockProcesses()
 	if running, err := look(ctx, cfg.HealthURL); err != nil {
 		return daemoncontract.DaemonHandle{}, fmt.Errorf("lifecycle: ensure %s: %w", name, err)
 	} else if running {
@@ -340,6 +349,12 @@ func ensure(ctx context.Context, cfg daemoncontract.HttpDaemonConfig, start func
 		// still holds it.
 		return daemoncontract.DaemonHandle{}, fmt.Errorf("lifecycle: %s (pid %d) cannot be proven to be the process this call started, so it is left alone: %w: %w", name, pid, ErrCannotVouch, err)
 	}
+	kept := false
+	defer func() {
+		if !kept { // the registry keeps the pidfd of a daemon it holds
+			pr.release()
+		}
+	}()
 	h = h.WithProcessIdentity(pr.id)
 	if err := h.Validate(); err != nil { // the identity has the contract's form
 		_, kerr := pr.killAndWait(ctx)
@@ -350,6 +365,7 @@ func ensure(ctx context.Context, cfg daemoncontract.HttpDaemonConfig, start func
 		return daemoncontract.DaemonHandle{}, failed(ctx, name, pr, err)
 	}
 	started.add(pr)
+	kept = true
 	return h, nil
 }
 
@@ -461,8 +477,9 @@ const noAnswer = "no answer"
 // target. The request has timeout, or lasts as long as ctx when timeout is
 // 0.
 //
-// With a process pr, the request is sent only if pr itself holds the socket
-// that accepted the connection (see servedBy): a request meant for the
+// With a process pr, the request is sent only if pr, or a descendant of
+// pr, holds the server's end of the connection (see servedBy): a request
+// meant for the
 // daemon never reaches another process that listens on the same address,
 // or that resolves from the same host name. Otherwise there is no answer,
 // and the error wraps errNotServed.

@@ -9,6 +9,7 @@ package lifecycle
 
 import (
 	"context"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -177,4 +178,41 @@ func TestTheWaitOnOlderKernelsPollsThePidfd(t *testing.T) {
 	go func() { done <- waitExitPolling(context.Background(), pr, time.Now().Add(time.Hour)) }()
 	require.NoError(t, d.stdin.Close())
 	assert.NoError(t, <-done)
+}
+
+func TestAnOrdinaryKeeperVouchesForADaemonWhoseMainThreadExits(t *testing.T) {
+	// The README: a daemon whose main thread exits while its other threads
+	// serve "is running: Ensure vouches for it, Stop stops it". For a
+	// keeper that runs as an ordinary user it did not: once the leader
+	// has exited, proc(5) gives /proc/<pid>/fd to root (the leader has no
+	// mm, so task_dump_owner makes the entry root's), reading it fails
+	// with "permission denied", and Ensure returned ErrCannotVouch, saying
+	// the daemon "is not dumpable", which it is not. The daemon's own
+	// threads' tables (/proc/<pid>/task/<tid>/fd) are the user's.
+	if os.Getenv("LIFECYCLE_TEST_UNPRIVILEGED") == "" {
+		runUnprivileged(t, "TestAnOrdinaryKeeperVouchesForADaemonWhoseMainThreadExits")
+		return
+	}
+	require.NotZero(t, os.Geteuid(), "an unprivileged keeper")
+	addr := freeAddr(t)
+	var d *daemon
+	cfg := config(addr, new("/v1/shutdown"))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	h, err := EnsureProcess(ctx, cfg, func(context.Context) (*os.Process, error) {
+		var err error
+		if d, err = startDaemon(t, "serve", addr, "LIFECYCLE_TEST_LEADER_EXIT=ready"); err != nil {
+			return nil, err
+		}
+		leaderExited(t, d) // it serves, with its leader a zombie, before Ensure looks
+		return d.cmd.Process, nil
+	})
+	require.NoError(t, err)
+	assert.True(t, h.ShouldCleanup())
+
+	how, err := Stop(context.Background(), h, shutdownConfig(int(d.pid()), 5), cfg)
+	require.NoError(t, err)
+	assert.Equal(t, StoppedGracefully, how)
+	require.True(t, d.gone(5*time.Second))
+	assert.True(t, d.exitedByItself(), "asked over HTTP, by a request its own threads accepted: %v", d.state)
 }

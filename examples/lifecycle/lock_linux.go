@@ -4,120 +4,96 @@ package lifecycle
 
 // The lock that makes Ensure calls in different processes take turns.
 //
-// flock(2): an advisory lock on an open file description, which "is
-// released either by an explicit LOCK_UN operation on any of these
-// duplicate file descriptors, or when all such file descriptors have been
-// closed" - so also when the process that holds it dies, however it dies.
-// The descriptor is opened O_CLOEXEC (open(2)): a daemon that Ensure
-// starts does not inherit it, and does not hold the lock for its life.
+// It is a name in the abstract namespace of Unix domain sockets, which a
+// socket holds by binding it: @daemoncontract/<daemon name>.<port>.
+// unix(7): an abstract socket address is one whose sun_path starts with a
+// null byte; "The socket's address in this namespace is given by the
+// additional bytes in sun_path", it "has no connection with filesystem
+// pathnames", and the name "automatically disappears when all open
+// references to the socket are closed". bind(2) of a name that another
+// socket holds fails with EADDRINUSE. So the name is held until the
+// holder closes its socket or dies, however it dies; the socket is
+// SOCK_CLOEXEC, so a daemon that Ensure starts does not inherit it.
 //
-// The directory is the user's own: $XDG_RUNTIME_DIR/daemoncontract (the
-// XDG Base Directory Specification: "owned by the user, and he MUST be the
-// only one having read and write access to it"), or, where XDG_RUNTIME_DIR
-// is unset or not absolute, daemoncontract-<uid> in os.TempDir(). A
-// directory that another user owns, that others may read or write, or
-// that is a symbolic link is refused: in a world-writable /tmp, anyone
-// could have made it first.
+// Why not a lock file (flock(2)), as before: flock locks an open file, not
+// a name, so a lock file that is removed or renamed over while it is held
+// (an rm, a cleaner of the temporary directory) lets the next keeper lock
+// a new file while the first still holds the old one, and no check by the
+// next keeper can see the old one; and the file's directory came from the
+// environment ($XDG_RUNTIME_DIR, else the temporary directory), so two
+// keepers of one user in different environments (a login session and a
+// cron job) locked different files. Both started a daemon. The abstract
+// name has no file to remove and no directory to choose: every keeper
+// computes the same name from the daemon's name and port alone.
+//
+// Its scope is the network namespace (the abstract namespace is one per
+// network namespace, as the ports are): keepers of every user in it take
+// turns, which is right, since they share the port. Any process in the
+// namespace may bind the name first and keep it; then Ensure waits until
+// its context ends, and says so. That is no more than any process can do
+// by listening on the daemon's port.
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strconv"
 	"syscall"
 	"time"
 )
 
-// lockDir returns the directory of the lock files.
-func lockDir() string {
-	if xdg := os.Getenv("XDG_RUNTIME_DIR"); filepath.IsAbs(xdg) {
-		return filepath.Join(xdg, "daemoncontract")
+// lockNamespace is the first part of every lock name. Tests give their
+// own, so that test runs that share the machine do not take turns.
+var lockNamespace = "daemoncontract"
+
+// maxLockName is the longest abstract name: sun_path is 108 bytes, and
+// the first is the null byte.
+const maxLockName = 107
+
+// lockName returns the name of the lock of the daemon called name on port,
+// without the null byte: lockNamespace/name.port, or, for a name too long
+// for sun_path, lockNamespace/sha256-<hex of name>.port.
+func lockName(name, port string) string {
+	n := lockNamespace + "/" + name + "." + port
+	if len(n) > maxLockName {
+		sum := sha256.Sum256([]byte(name))
+		n = lockNamespace + "/sha256-" + hex.EncodeToString(sum[:]) + "." + port
 	}
-	return filepath.Join(os.TempDir(), "daemoncontract-"+strconv.Itoa(os.Geteuid()))
+	return n
 }
 
-// lockFile takes the lock of the daemon called name on port, for this
-// process and every other: it waits while another holds it, until ctx
-// ends. It returns the function that releases it.
-func lockFile(ctx context.Context, name, port string) (unlock func(), err error) {
-	dir := lockDir()
-	path := filepath.Join(dir, name+"."+port+".lock")
-	fd, err := openLockFile(dir, filepath.Base(path))
+// lockProcesses takes the lock of the daemon called name on port, for
+// this process and every other: it waits while another holds it, until
+// ctx ends. It returns the function that releases it.
+func lockProcesses(ctx context.Context, name, port string) (unlock func(), err error) {
+	lock := lockName(name, port)
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("lifecycle: lock file %s: %w", path, err)
+		return nil, fmt.Errorf("lifecycle: lock @%s: %w", lock, os.NewSyscallError("socket", err))
 	}
+	// Go's syscall writes a leading '@' as the null byte of an abstract
+	// name.
+	addr := &syscall.SockaddrUnix{Name: "@" + lock}
 	wait := time.Millisecond
 	for {
-		err := syscall.Flock(fd, syscall.LOCK_EX|syscall.LOCK_NB)
+		err := syscall.Bind(fd, addr)
 		switch {
 		case err == nil:
 			return func() { syscall.Close(fd) }, nil
 		case errors.Is(err, syscall.EINTR):
 			continue
-		case !errors.Is(err, syscall.EWOULDBLOCK):
+		case !errors.Is(err, syscall.EADDRINUSE):
 			syscall.Close(fd)
-			return nil, fmt.Errorf("lifecycle: lock file %s: %w", path, os.NewSyscallError("flock", err))
+			return nil, fmt.Errorf("lifecycle: lock @%s: %w", lock, os.NewSyscallError("bind", err))
 		}
 		select {
 		case <-ctx.Done():
 			syscall.Close(fd)
-			return nil, fmt.Errorf("lifecycle: waiting for the lock %s, which another Ensure of %s holds (in this process or another): %w: %w", path, name, errLockBusy, ctx.Err())
+			return nil, fmt.Errorf("lifecycle: waiting for the lock @%s, which another Ensure of %s holds, in this process or another (ss -xap | grep %s shows which process holds it): %w: %w", lock, name, lockNamespace, errLockBusy, ctx.Err())
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, FirstPollInterval)
 	}
-}
-
-// openLockFile opens (or creates) the lock file name in dir (or creates
-// dir), and returns its descriptor, close-on-exec. dir must be a
-// directory, not a symbolic link, owned by this user, and closed to
-// everyone else; the file must be a regular file owned by this user.
-func openLockFile(dir, name string) (int, error) {
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
-		return -1, err
-	}
-	dfd, err := syscall.Open(dir, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
-	if errors.Is(err, syscall.ELOOP) || errors.Is(err, syscall.ENOTDIR) {
-		return -1, fmt.Errorf("%s is a symbolic link or not a directory: remove it, or set XDG_RUNTIME_DIR (or TMPDIR) to a directory of your own", dir)
-	}
-	if err != nil {
-		return -1, os.NewSyscallError("open", err)
-	}
-	defer syscall.Close(dfd)
-	if err := ownedAlone(dfd, dir, syscall.S_IFDIR, "chmod 700 "+dir); err != nil {
-		return -1, err
-	}
-	fd, err := syscall.Openat(dfd, name, syscall.O_RDWR|syscall.O_CREAT|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
-	if errors.Is(err, syscall.ELOOP) {
-		return -1, fmt.Errorf("%s is a symbolic link: remove it", filepath.Join(dir, name))
-	}
-	if err != nil {
-		return -1, os.NewSyscallError("openat", err)
-	}
-	if err := ownedAlone(fd, filepath.Join(dir, name), syscall.S_IFREG, "chmod 600 "+filepath.Join(dir, name)); err != nil {
-		syscall.Close(fd)
-		return -1, err
-	}
-	return fd, nil
-}
-
-// ownedAlone checks that fd, the file path, is of type typ (S_IFDIR or
-// S_IFREG), owned by this process's effective user, and closed to group
-// and others; fix says how to mend the mode.
-func ownedAlone(fd int, path string, typ uint32, fix string) error {
-	var st syscall.Stat_t
-	if err := syscall.Fstat(fd, &st); err != nil {
-		return os.NewSyscallError("fstat", err)
-	}
-	switch uid := os.Geteuid(); {
-	case st.Mode&syscall.S_IFMT != typ:
-		return fmt.Errorf("%s is not a %s", path, map[uint32]string{syscall.S_IFDIR: "directory", syscall.S_IFREG: "regular file"}[typ])
-	case int(st.Uid) != uid:
-		return fmt.Errorf("%s belongs to uid %d, not to this user (uid %d): another user made it; remove it, or set XDG_RUNTIME_DIR (or TMPDIR) to a directory of your own", path, st.Uid, uid)
-	case st.Mode&0o077 != 0:
-		return fmt.Errorf("%s has mode %#o: others may use it (%s)", path, st.Mode&0o777, fix)
-	}
-	return nil
 }

@@ -1,8 +1,8 @@
 //go:build linux
 
 // Ensure calls take turns across processes: keepers that call Ensure at
-// once start one daemon, a keeper that dies holding the lock releases it,
-// and the lock file lives in a directory of the user's own.
+// once start one daemon, whatever their environment and whatever happens
+// to files, and a keeper that dies holding the lock releases it.
 
 package lifecycle
 
@@ -190,15 +190,15 @@ func TestEnsureStartsOneDaemonAcrossProcesses(t *testing.T) {
 	assert.False(t, answers(addr), "stopped by its owner")
 }
 
-// tryLock reports whether the lock file at path is free: this process can
-// take it at once (and gives it back).
-func tryLock(t *testing.T, path string) bool {
+// tryLock reports whether the lock named lock (lockName's form) is free:
+// this process can bind it at once (and gives it back).
+func tryLock(t *testing.T, lock string) bool {
 	t.Helper()
-	f, err := os.Open(path)
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	require.NoError(t, err)
-	defer f.Close()
-	err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-	if errors.Is(err, syscall.EWOULDBLOCK) {
+	defer syscall.Close(fd)
+	err = syscall.Bind(fd, &syscall.SockaddrUnix{Name: "@" + lock})
+	if errors.Is(err, syscall.EADDRINUSE) {
 		return false
 	}
 	require.NoError(t, err)
@@ -206,15 +206,15 @@ func tryLock(t *testing.T, path string) bool {
 }
 
 func TestAKeeperKilledHoldingTheLockReleasesIt(t *testing.T) {
-	// flock(2): the lock goes with the last descriptor of its open file,
-	// which the kernel closes when the process dies, however it dies.
+	// unix(7): an abstract socket name "automatically disappears when all
+	// open references to the socket are closed", which the kernel does
+	// when the process dies, however it dies.
 	addr := freeAddr(t)
 	holder, err := spawnHelper(t, true, "LIFECYCLE_TEST_KEEPER=hold", "LIFECYCLE_TEST_ADDR="+addr)
 	require.NoError(t, err)
 	holder.waitFor(t, "in start")
-	port := portOfAddr(t, addr)
-	path := filepath.Join(os.Getenv("XDG_RUNTIME_DIR"), "daemoncontract", "test-daemon."+port+".lock")
-	require.False(t, tryLock(t, path), "the keeper holds the lock %s", path)
+	lock := lockNamespace + "/test-daemon." + portOfAddr(t, addr)
+	require.False(t, tryLock(t, lock), "the keeper holds the lock @%s", lock)
 
 	var started atomic.Bool
 	start, launched := starter(t, "serve", addr)
@@ -239,107 +239,42 @@ func TestAKeeperKilledHoldingTheLockReleasesIt(t *testing.T) {
 	require.NoError(t, r.err)
 	assert.True(t, r.h.ShouldCleanup(), "the waiting Ensure got the lock, and started the daemon")
 	require.NotNil(t, *launched)
-	assert.True(t, tryLock(t, path), "and released the lock when it returned, while its daemon runs")
+	assert.True(t, tryLock(t, lock), "and released the lock when it returned, while its daemon runs")
 }
 
-func TestTheLockDirectoryIsTheUsersOwn(t *testing.T) {
-	// The lock files live in $XDG_RUNTIME_DIR/daemoncontract, or, without
-	// XDG_RUNTIME_DIR, in daemoncontract-<uid> under the temporary
-	// directory: created 0700, the files 0600. A directory or file that
-	// another user owns, that others may use, or that is a symbolic link
-	// is refused, and Ensure starts nothing.
-	uid := os.Geteuid()
-	ensureAt := func(t *testing.T) (string, error) {
-		addr := freeAddr(t)
-		_, err := Ensure(context.Background(), config(addr, nil), func(context.Context) (uint32, error) {
-			return 0, errors.New("start called")
-		})
-		return portOfAddr(t, addr), err
-	}
-	mode := func(t *testing.T, path string) os.FileMode {
-		t.Helper()
-		fi, err := os.Lstat(path)
-		require.NoError(t, err)
-		return fi.Mode()
-	}
+func TestTheLockIsANameOfTheDaemonAndPort(t *testing.T) {
+	// The lock is @daemoncontract/<name>.<port> in the abstract namespace
+	// (lockNamespace is the test run's own): what every keeper computes
+	// alike, whatever its environment. A name too long for sun_path (107
+	// bytes after the null byte) is hashed, so that it fits and still
+	// names one daemon.
+	assert.Equal(t, lockNamespace+"/queen-rbee.7833", lockName("queen-rbee", "7833"))
+	long := strings.Repeat("d", 200)
+	got := lockName(long, "7833")
+	assert.LessOrEqual(t, len(got), 107)
+	assert.True(t, strings.HasPrefix(got, lockNamespace+"/sha256-"), got)
+	assert.True(t, strings.HasSuffix(got, ".7833"), got)
+	assert.NotEqual(t, got, lockName(long+"e", "7833"), "another name, another lock")
 
-	t.Run("XDG_RUNTIME_DIR", func(t *testing.T) {
-		xdg := t.TempDir()
-		t.Setenv("XDG_RUNTIME_DIR", xdg)
-		port, err := ensureAt(t)
-		assert.ErrorContains(t, err, "start called", "the lock was taken, and start called")
-		assert.Equal(t, os.ModeDir|0o700, mode(t, filepath.Join(xdg, "daemoncontract")))
-		assert.Equal(t, os.FileMode(0o600), mode(t, filepath.Join(xdg, "daemoncontract", "test-daemon."+port+".lock")))
+	// A process that holds the name makes Ensure wait, start nothing, and
+	// say what it waited for when its context ends.
+	addr := freeAddr(t)
+	lock := lockName("test-daemon", portOfAddr(t, addr))
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	require.NoError(t, err)
+	defer syscall.Close(fd)
+	require.NoError(t, syscall.Bind(fd, &syscall.SockaddrUnix{Name: "@" + lock}))
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	var called bool
+	_, err = Ensure(ctx, config(addr, nil), func(context.Context) (uint32, error) {
+		called = true
+		return 0, errors.New("start called")
 	})
-	t.Run("the temporary directory", func(t *testing.T) {
-		tmp := t.TempDir()
-		t.Setenv("XDG_RUNTIME_DIR", "")
-		t.Setenv("TMPDIR", tmp)
-		port, err := ensureAt(t)
-		assert.ErrorContains(t, err, "start called")
-		dir := filepath.Join(tmp, "daemoncontract-"+strconv.Itoa(uid))
-		assert.Equal(t, os.ModeDir|0o700, mode(t, dir))
-		assert.Equal(t, os.FileMode(0o600), mode(t, filepath.Join(dir, "test-daemon."+port+".lock")))
-	})
-	t.Run("a relative XDG_RUNTIME_DIR is ignored", func(t *testing.T) {
-		tmp := t.TempDir()
-		t.Setenv("XDG_RUNTIME_DIR", "relative/run")
-		t.Setenv("TMPDIR", tmp)
-		_, err := ensureAt(t)
-		assert.ErrorContains(t, err, "start called")
-		assert.DirExists(t, filepath.Join(tmp, "daemoncontract-"+strconv.Itoa(uid)))
-	})
-
-	refusals := []struct {
-		name    string
-		prepare func(t *testing.T, dir string) // dir: the lock directory, not made yet
-		message string
-	}{
-		{"a symbolic link", func(t *testing.T, dir string) {
-			require.NoError(t, os.Symlink(t.TempDir(), dir))
-		}, "symbolic link"},
-		{"a directory others may write", func(t *testing.T, dir string) {
-			require.NoError(t, os.Mkdir(dir, 0o700))
-			require.NoError(t, os.Chmod(dir, 0o777))
-		}, "mode 0777"},
-		{"another user's directory", func(t *testing.T, dir string) {
-			requireRoot(t)
-			require.NoError(t, os.Mkdir(dir, 0o700))
-			require.NoError(t, os.Chown(dir, 65534, 65534))
-		}, "belongs to uid 65534"},
-		{"another user's lock file", func(t *testing.T, dir string) {
-			requireRoot(t)
-			require.NoError(t, os.Mkdir(dir, 0o700))
-			lock := filepath.Join(dir, "test-daemon."+os.Getenv("LOCK_TEST_PORT")+".lock")
-			require.NoError(t, os.WriteFile(lock, nil, 0o600))
-			require.NoError(t, os.Chown(lock, 65534, 65534))
-		}, "belongs to uid 65534"},
-		{"a lock file that is a symbolic link", func(t *testing.T, dir string) {
-			require.NoError(t, os.Mkdir(dir, 0o700))
-			lock := filepath.Join(dir, "test-daemon."+os.Getenv("LOCK_TEST_PORT")+".lock")
-			require.NoError(t, os.Symlink(filepath.Join(t.TempDir(), "elsewhere"), lock))
-		}, "symbolic link"},
-	}
-	for _, tt := range refusals {
-		t.Run("refuses "+tt.name, func(t *testing.T) {
-			tmp := t.TempDir()
-			t.Setenv("XDG_RUNTIME_DIR", "")
-			t.Setenv("TMPDIR", tmp)
-			addr := freeAddr(t)
-			t.Setenv("LOCK_TEST_PORT", portOfAddr(t, addr))
-			dir := filepath.Join(tmp, "daemoncontract-"+strconv.Itoa(uid))
-			tt.prepare(t, dir)
-			var called bool
-			_, err := Ensure(context.Background(), config(addr, nil), func(context.Context) (uint32, error) {
-				called = true
-				return 0, errors.New("start called")
-			})
-			require.Error(t, err)
-			assert.ErrorContains(t, err, tt.message)
-			assert.ErrorContains(t, err, dir, "the error names the path")
-			assert.False(t, called, "no daemon is started without the lock")
-		})
-	}
+	assert.False(t, called, "no daemon is started without the lock")
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.ErrorContains(t, err, "waiting for the lock @"+lock)
+	assert.ErrorContains(t, err, "ss -xap")
 }
 
 // requireRoot skips t unless it runs as root, or fails it where the tests
@@ -348,5 +283,111 @@ func requireRoot(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		testenv.Skipf(t, "needs root, to make a file of another user")
+	}
+}
+
+func TestEnsureTakesTurnsWhateverHappensToFiles(t *testing.T) {
+	// "Ensure calls for one daemon name and port take turns, in one
+	// process and across processes". The lock was a file, and flock(2)
+	// locks an open file, not a name: when the lock file was removed, or
+	// replaced by a rename(2), while a keeper held it (an rm, a cleaner of
+	// the temporary directory, such as systemd-tmpfiles, which ages files
+	// by their times), the next keeper created or opened another file,
+	// took its lock at once, and started a second daemon; and no check
+	// of the next keeper's could see the first one's file. The lock is now
+	// a name that no file holds: the runtime and temporary directories,
+	// where the lock files were, can be emptied or replaced while a
+	// keeper holds the lock, and the next keeper still waits.
+	tests := []struct {
+		name    string
+		replace func(t *testing.T, dir string)
+	}{
+		{"removed", func(t *testing.T, dir string) {
+			entries, err := os.ReadDir(dir)
+			require.NoError(t, err)
+			for _, e := range entries {
+				require.NoError(t, os.RemoveAll(filepath.Join(dir, e.Name())))
+			}
+		}},
+		{"replaced by a rename", func(t *testing.T, dir string) {
+			other := dir + ".new"
+			require.NoError(t, os.Mkdir(other, 0o700))
+			require.NoError(t, os.RemoveAll(dir))
+			require.NoError(t, os.Rename(other, dir))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			xdg, tmp := t.TempDir(), t.TempDir()
+			addr := freeAddr(t)
+			holder, err := spawnHelper(t, true, "LIFECYCLE_TEST_KEEPER=hold", "LIFECYCLE_TEST_ADDR="+addr,
+				"XDG_RUNTIME_DIR="+xdg, "TMPDIR="+tmp)
+			require.NoError(t, err)
+			holder.waitFor(t, "in start")
+			lock := lockName("test-daemon", portOfAddr(t, addr))
+			require.False(t, tryLock(t, lock), "the keeper holds the lock @%s", lock)
+			tt.replace(t, xdg)
+			tt.replace(t, tmp)
+			t.Setenv("XDG_RUNTIME_DIR", xdg)
+			t.Setenv("TMPDIR", tmp)
+
+			var started atomic.Bool
+			start, _ := starter(t, "serve", addr)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() {
+				_, err := Ensure(ctx, config(addr, nil), func(ctx context.Context) (uint32, error) {
+					started.Store(true)
+					return start(ctx)
+				})
+				done <- err
+			}()
+			time.Sleep(300 * time.Millisecond)
+			assert.False(t, started.Load(), "no daemon is started while another keeper holds the lock")
+			cancel()
+			<-done
+			require.NoError(t, holder.cmd.Process.Kill())
+		})
+	}
+}
+
+func TestEnsureStartsOneDaemonWhateverTheKeepersEnvironment(t *testing.T) {
+	// "Two keepers that call Ensure at once start one daemon." The lock
+	// file's directory comes from each keeper's environment:
+	// $XDG_RUNTIME_DIR, which pam_systemd sets in a login session, or the
+	// temporary directory ($TMPDIR) where it is unset, as in a cron job, a
+	// system service with User=, sudo or ssh without a session. Two keepers
+	// of one user, one in a terminal and one started by cron or a service,
+	// lock two different files, and both start the daemon: the second
+	// launch runs its start (the side effects the lock exists to prevent)
+	// and fails to listen.
+	addr := freeAddr(t)
+	envs := [][]string{
+		{}, // the test's XDG_RUNTIME_DIR (see TestMain)
+		{"XDG_RUNTIME_DIR=", "TMPDIR=" + t.TempDir()},
+	}
+	var keepers []*daemon
+	for _, env := range envs {
+		k, err := spawnHelper(t, true, append([]string{"LIFECYCLE_TEST_KEEPER=ensure", "LIFECYCLE_TEST_ADDR=" + addr,
+			"LIFECYCLE_TEST_CALLERS=1", "LIFECYCLE_TEST_START_DELAY=300ms"}, env...)...)
+		require.NoError(t, err)
+		keepers = append(keepers, k)
+	}
+	for _, k := range keepers {
+		k.waitFor(t, "ready")
+	}
+	for _, k := range keepers {
+		k.send(t, "go")
+	}
+	starts := 0
+	for _, k := range keepers {
+		results, n := keeperResults(t, k, 1)
+		starts += n
+		t.Logf("keeper: %d start(s), error %q", n, results[0].Error)
+	}
+	assert.Equal(t, 1, starts, "one daemon started, by one keeper")
+	for _, k := range keepers {
+		require.NoError(t, k.stdin.Close())
+		require.True(t, k.gone(10*time.Second))
 	}
 }

@@ -4,5 +4,8 @@ package lifecycle
 
 import "context"
 
-// lockFile reports that Ensure starts no daemon here, and needs no lock.
-func lockFile(context.Context, string, string) (func(), error) { return nil, ErrUnsupportedPlatform }
+// lockProcesses reports that Ensure starts no daemon here, and needs no
+// lock.
+func lockProcesses(context.Context, string, string) (func(), error) {
+	return nil, ErrUnsupportedPlatform
+}

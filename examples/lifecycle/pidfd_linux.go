@@ -19,6 +19,8 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -100,8 +102,32 @@ func noPidfd(pid uint32) error {
 		return errNoPidfdInProcess
 	case errors.Is(err, syscall.ESRCH):
 		return errGone
+	case errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOENT):
+		// pidfd_open(2): EINVAL (ENOENT since Linux 6.9, which has
+		// PIDFD_THREAD) for a pid that is not a thread-group leader.
+		if tgid, terr := threadGroup(pid); terr == nil && tgid != pid {
+			return fmt.Errorf("%w: pid %d is a thread of process %d, not a process (its thread-group leader): pidfd_open(2) opens processes only; start must return the process's own pid, such as cmd.Process.Pid", errNoPidfd, pid, tgid)
+		}
 	}
 	return fmt.Errorf("%w: pidfd_open: %w (pidfds need Linux 5.4 or later, and no seccomp filter that forbids them)", errNoPidfd, err)
+}
+
+// threadGroup returns the thread-group id of the thread pid: the Tgid line
+// of /proc/<pid>/status (proc(5)), the pid of the process the thread is
+// one of. /proc/<tid> exists for every thread, though /proc lists only
+// processes.
+func threadGroup(pid uint32) (uint32, error) {
+	b, err := os.ReadFile("/proc/" + strconv.FormatUint(uint64(pid), 10) + "/status")
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "Tgid:"); ok {
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 32)
+			return uint32(n), err
+		}
+	}
+	return 0, fmt.Errorf("/proc/%d/status has no Tgid line", pid)
 }
 
 // waitExit waits until the process pr has exited, ctx ends (ctx's error),

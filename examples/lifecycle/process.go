@@ -59,6 +59,18 @@ type proc struct {
 	pid uint32
 	id  string
 	p   *os.Process
+	// found says that p came from os.FindProcess in this package, not
+	// from a caller: release releases its pidfd.
+	found bool
+}
+
+// release gives back the pidfd of an *os.Process that this package found
+// (os.Process.Release); a caller's *os.Process is the caller's to release.
+// pr is not used after.
+func (pr *proc) release() {
+	if pr != nil && pr.found {
+		_ = pr.p.Release()
+	}
 }
 
 // check reports whether the process is still the one pr names and still
@@ -147,12 +159,17 @@ func (pr *proc) killAndWait(ctx context.Context) (string, error) {
 //
 // It returns errGone (wrapped) if the process has exited already, and
 // otherwise an error that says why it cannot vouch for it.
-func vouch(pid uint32, p *os.Process) (*proc, error) {
-	if p == nil {
-		var err error
+func vouch(pid uint32, p *os.Process) (pr *proc, err error) {
+	found := p == nil
+	if found {
 		if p, err = os.FindProcess(int(pid)); err != nil {
 			return nil, err
 		}
+		defer func() {
+			if err != nil {
+				_ = p.Release()
+			}
+		}()
 	}
 	if err := pidfd(p, pid); errors.Is(err, errGone) {
 		return nil, fmt.Errorf("%w: pid %d had exited and been reaped before Ensure could open it (start must return a process that runs)", errGone, pid)
@@ -169,7 +186,7 @@ func vouch(pid uint32, p *os.Process) (*proc, error) {
 	if st.ppid != os.Getpid() {
 		return nil, fmt.Errorf("pid %d is not a child of this process (its parent is pid %d)", pid, st.ppid)
 	}
-	pr := &proc{pid: pid, id: st.identity, p: p}
+	pr = &proc{pid: pid, id: st.identity, p: p, found: found}
 	// Still running after the read, by its pidfd: the identity read was
 	// its own.
 	if done, err := exited(p); err != nil {
@@ -189,26 +206,31 @@ func vouch(pid uint32, p *os.Process) (*proc, error) {
 // open returns the process that a handle with pid and id vouches for, as
 // the recipe above says: errGone if the daemon is gone, another error if it
 // cannot be signalled safely. A process that Ensure started in this process
-// is found with the *os.Process it kept.
-func open(pid uint32, id string) (*proc, error) {
+// is found with the *os.Process it kept. The caller calls done when it is
+// done with pr: it releases the pidfd that open opened (none of the
+// registry's).
+func open(pid uint32, id string) (pr *proc, done func(), err error) {
 	if !supported {
-		return nil, ErrUnsupportedPlatform
+		return nil, nil, ErrUnsupportedPlatform
 	}
-	pr := started.get(pid, id)
-	if pr == nil {
+	done = func() {}
+	if pr = started.get(pid, id); pr == nil {
 		p, err := os.FindProcess(int(pid)) // the pidfd first ...
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		pr = &proc{pid: pid, id: id, p: p}
+		pr = &proc{pid: pid, id: id, p: p, found: true}
+		done = pr.release
 	}
 	if err := pidfd(pr.p, pid); err != nil {
-		return nil, err
+		done()
+		return nil, nil, err
 	}
 	if err := pr.check(); err != nil { // ... then the identity
-		return nil, err
+		done()
+		return nil, nil, err
 	}
-	return pr, nil
+	return pr, done, nil
 }
 
 // pidfd reports whether os holds a pidfd for p, the process with pid,
@@ -282,9 +304,13 @@ func (r *registry) get(pid uint32, id string) *proc {
 	return r.procs[procKey{pid, id}]
 }
 
+// remove forgets the process, and releases the pidfd that Ensure opened
+// for it. Only Stop calls it, holding the process's turn (stopping), so no
+// other Stop uses that pidfd.
 func (r *registry) remove(pid uint32, id string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.procs[procKey{pid, id}].release()
 	delete(r.procs, procKey{pid, id})
 }
 

@@ -7,6 +7,8 @@ package lifecycle
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -373,4 +375,149 @@ func TestServedBySaysNotServedWhenTheServerClosed(t *testing.T) {
 	assert.NotErrorIs(t, err, errOtherProcess)
 	assert.ErrorContains(t, err, "closed the connection")
 	assert.Equal(t, 2, calls)
+}
+
+// runHandoff is the helper daemon in the modes handoff and
+// handoff-worker: a daemon that accepts connections and hands each to a
+// worker process it started, as inetd, a fork-per-connection server
+// (Python's socketserver.ForkingMixIn, many C daemons) or a server that
+// passes accepted sockets to its workers does. The daemon (handoff)
+// listens on addr, starts the worker with one end of a Unix socket pair as
+// its fd 3, and sends it each accepted connection (SCM_RIGHTS, unix(7)),
+// closing its own copy. The worker (handoff-worker) serves HTTP, as the
+// mode serve does, on the connections it receives.
+func runHandoff(mode, addr string, say func(string)) int {
+	if mode == "handoff-worker" {
+		uc, err := net.FileConn(os.NewFile(3, "handoff"))
+		if err != nil {
+			return 5
+		}
+		ln := &handedListener{uc: uc.(*net.UnixConn), conns: make(chan net.Conn)}
+		go ln.receive()
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET /health", func(http.ResponseWriter, *http.Request) {})
+		_ = (&http.Server{Handler: mux, ReadHeaderTimeout: time.Second}).Serve(ln)
+		return 0
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return 2
+	}
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 5
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return 5
+	}
+	worker := exec.Command(exe)
+	worker.Env = append(os.Environ(), "LIFECYCLE_TEST_DAEMON=handoff-worker")
+	worker.ExtraFiles = []*os.File{os.NewFile(uintptr(fds[1]), "handoff")}
+	worker.Stdout, worker.Stderr = os.Stdout, os.Stderr
+	if err := worker.Start(); err != nil {
+		return 5
+	}
+	syscall.Close(fds[1])
+	go func() { _ = worker.Wait() }()
+	say("ready")
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			f, err := conn.(*net.TCPConn).File()
+			conn.Close()
+			if err != nil {
+				continue
+			}
+			_ = syscall.Sendmsg(fds[0], []byte{0}, syscall.UnixRights(int(f.Fd())), nil, 0)
+			f.Close()
+		}
+	}()
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	_ = worker.Process.Kill()
+	return 0
+}
+
+// handedListener is a net.Listener of the connections that arrive as file
+// descriptors on a Unix socket.
+type handedListener struct {
+	uc    *net.UnixConn
+	conns chan net.Conn
+}
+
+func (l *handedListener) receive() {
+	defer close(l.conns)
+	for {
+		b, oob := make([]byte, 1), make([]byte, syscall.CmsgSpace(4))
+		_, oobn, _, _, err := l.uc.ReadMsgUnix(b, oob)
+		if err != nil {
+			return
+		}
+		msgs, _ := syscall.ParseSocketControlMessage(oob[:oobn])
+		for _, m := range msgs {
+			fds, _ := syscall.ParseUnixRights(&m)
+			for _, fd := range fds {
+				f := os.NewFile(uintptr(fd), "conn")
+				if c, err := net.FileConn(f); err == nil {
+					l.conns <- c
+				}
+				f.Close()
+			}
+		}
+	}
+}
+
+func (l *handedListener) Accept() (net.Conn, error) {
+	c, ok := <-l.conns
+	if !ok {
+		return nil, net.ErrClosed
+	}
+	return c, nil
+}
+
+func (l *handedListener) Close() error   { return l.uc.Close() }
+func (l *handedListener) Addr() net.Addr { return l.uc.LocalAddr() }
+
+func TestEnsureKillsNoHealthyDaemonWhoseWorkerAnswers(t *testing.T) {
+	// ErrOtherProcess says "another process answers at the daemon's
+	// health address ... The address is taken: the daemon Ensure started
+	// could not listen there". A daemon that listens there itself,
+	// accepts each connection and hands it to a worker process of its own
+	// (inetd, fork per connection, passing accepted sockets to workers)
+	// got that error, and Ensure killed it (SIGKILL): its health check
+	// does pass, through its own worker, but the daemon's process no
+	// longer holds the socket when Ensure looks. Whether Ensure vouches
+	// for it or says it cannot (ErrCannotVouch, leaving it running), it
+	// must not call it another process's address and kill it.
+	addr := freeAddr(t)
+	start, started := starter(t, "handoff", addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	h, err := Ensure(ctx, config(addr, nil), start)
+	require.NotNil(t, *started)
+	d := *started
+	assert.NotErrorIs(t, err, ErrOtherProcess, "the daemon itself listens there")
+	assert.NotContains(t, fmt.Sprint(err), "was killed")
+	assert.False(t, d.gone(300*time.Millisecond), "the daemon is not killed: %v, handle %v", err, h)
+}
+
+func TestEnsureVouchesForADaemonWhoseWorkerAnswers(t *testing.T) {
+	// The fix chosen for the test above: a process that the daemon started
+	// (its descendant) is the daemon, so Ensure vouches for a daemon whose
+	// worker holds the accepted connection, and Stop stops it.
+	addr := freeAddr(t)
+	start, started := starter(t, "handoff", addr)
+	cfg := config(addr, new("/v1/shutdown"))
+	h, err := Ensure(context.Background(), cfg, start)
+	require.NoError(t, err)
+	assert.True(t, h.ShouldCleanup())
+	d := *started
+
+	how, err := Stop(context.Background(), h, shutdownConfig(int(d.pid()), 5), cfg)
+	require.NoError(t, err)
+	assert.Equal(t, StoppedGracefully, how, "the worker does not serve the shutdown endpoint: SIGTERM")
+	assert.True(t, d.gone(5*time.Second))
 }

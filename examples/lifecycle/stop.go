@@ -88,7 +88,8 @@ const KillWait = 5 * time.Second
 // shutdown request. Then it asks the daemon to stop: a POST to daemon's
 // ShutdownURL where it has a shutdown_endpoint, and SIGTERM where it has
 // none or the answer is not 2xx. The POST is sent only over a connection
-// that the daemon's own process accepted: another process that serves the
+// whose server end the daemon's process, or a process it started, holds
+// (see the package documentation): another process that serves the
 // same address (on another address family of the same host name, say)
 // never gets it, and Stop sends SIGTERM instead. It waits up to
 // cfg.GracefulTimeout() for the process to exit (0: no wait), and sends
@@ -201,7 +202,7 @@ func unsignalable(hasPID bool) string {
 // stop is Stop for the process pid whose identity is id. waitCtx is ctx,
 // or ctx without its cancellation when ctx was done when Stop was called.
 func stop(ctx, waitCtx context.Context, pid uint32, id string, cfg daemoncontract.ShutdownConfig, daemon daemoncontract.HttpDaemonConfig) (Outcome, error) {
-	pr, err := open(pid, id)
+	pr, done, err := open(pid, id)
 	if errors.Is(err, errGone) {
 		started.remove(pid, id)
 		return NotRunning, nil
@@ -209,6 +210,7 @@ func stop(ctx, waitCtx context.Context, pid uint32, id string, cfg daemoncontrac
 	if err != nil {
 		return Refused, fmt.Errorf("lifecycle: stop %s (pid %d): %w", cfg.DaemonName, pid, err)
 	}
+	defer done()
 
 	if err := askToStop(ctx, pr, daemon); err != nil {
 		return Refused, fmt.Errorf("lifecycle: stop %s (pid %d): %w", cfg.DaemonName, pid, err)
@@ -237,8 +239,8 @@ func stop(ctx, waitCtx context.Context, pid uint32, id string, cfg daemoncontrac
 
 var errTimeout = errors.New("timed out")
 
-// askToStop POSTs to daemon's shutdown URL over a connection that pr
-// itself accepted, or sends SIGTERM where there is no such URL, no such
+// askToStop POSTs to daemon's shutdown URL over a connection whose server
+// end pr or a descendant holds, or sends SIGTERM where there is no such URL, no such
 // connection, or the answer is not 2xx. The request is made even when ctx
 // is done (see Stop). A process that has exited meanwhile is fine.
 func askToStop(ctx context.Context, pr *proc, daemon daemoncontract.HttpDaemonConfig) error {
