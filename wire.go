@@ -436,7 +436,7 @@ func decodeValue(dec *jsontext.Decoder, dst any, check bool) error {
 		*p = n
 	case *time.Time:
 		const want = "whole seconds since the Unix epoch, an integer in 0..9223371974719179007 (the most a time.Time holds)"
-		n, err := parseUint(raw, 63, want)
+		n, err := parseUint(raw, 64, want)
 		if err == nil && n > maxUnixSeconds {
 			err = mustBeKind(ErrOutOfRange, want, raw)
 		}
